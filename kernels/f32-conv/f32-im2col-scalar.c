@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int emb_placeholder_t;
