@@ -192,6 +192,8 @@ typedef struct emb_val {
                           graph; index of the value there              */
   int n_uses;          /* node inputs (incl. implicit) reading it        */
   bool has_default;    /* an input that also has an initializer          */
+  bool has_decl;       /* the model declares a type (ValueInfoProto)     */
+  emb_type decl;       /* that declared type                             */
 } emb_val;
 
 typedef struct emb_node {

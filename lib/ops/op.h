@@ -51,6 +51,9 @@ typedef struct emb_run_ctx {
   emb_value *const *out;             /* NULL for an omitted output         */
   emb_session *session;
   emb_diag *diag;
+  struct emb_frame *frame;           /* the executing graph's values (for
+                                        emb_run_subgraph); NULL when
+                                        constant-folding at load           */
 } emb_run_ctx;
 
 enum {
@@ -151,7 +154,7 @@ ember_status emb_run_subgraph(emb_run_ctx *c, const emb_graph *g,
                               int n_out, emb_value *out);
 
 /* Scratch memory for one op run, owned by the session and reused (valid
- * until the op returns).  NULL on OOM (after setting c->diag). */
+ * until the op returns or calls emb_run_subgraph).  NULL on OOM (after setting c->diag). */
 void *emb_scratch(emb_run_ctx *c, size_t bytes);
 /* Threads the session may use for this run (>= 1). */
 int emb_run_threads(const emb_run_ctx *c);

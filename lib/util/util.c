@@ -32,14 +32,18 @@ ember_status emb_fail(emb_diag *d, ember_status st, const char *fmt, ...) {
 }
 
 void emb_diag_prefix(emb_diag *d, const char *fmt, ...) {
-  char pre[512], old[sizeof d->msg];
+  char pre[512];
   va_list ap;
   if (!d || d->status == EMBER_OK) return;
   va_start(ap, fmt);
   vsnprintf(pre, sizeof pre, fmt, ap);
   va_end(ap);
-  memcpy(old, d->msg, sizeof old);
-  snprintf(d->msg, sizeof d->msg, "%s%s", pre, old);
+  size_t pl = strlen(pre), ml = strlen(d->msg), cap = sizeof d->msg - 1;
+  if (pl > cap) pl = cap;
+  if (pl + ml > cap) ml = cap - pl;
+  memmove(d->msg + pl, d->msg, ml);
+  memcpy(d->msg, pre, pl);
+  d->msg[pl + ml] = '\0';
 }
 
 /* ---------------------------------------------------------------- arena */
