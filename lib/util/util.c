@@ -57,7 +57,7 @@ struct emb_arena_block {
 #define EMB_ARENA_BLOCK (64 * 1024)
 
 void *emb_arena_alloc(emb_arena *a, size_t size) {
-  size_t align = sizeof(max_align_t);
+  size_t align = _Alignof(max_align_t);
   size = (size + align - 1) / align * align;
   if (size == 0) size = align;
   emb_arena_block *b = a->head;
