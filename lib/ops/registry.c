@@ -6,6 +6,8 @@
 
 #include "ops/op.h"
 
+#define EMB_OPSET_MAX 28
+
 /* Until every family lands, definitions are weak so the tree links with
  * some missing; a missing one reads as an unsupported operator. */
 #define EMB_OP(sym, dom, name, since, until) \
