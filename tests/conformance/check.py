@@ -2,7 +2,9 @@
 """Conformance gate: run `ember conform` over the ONNX backend suite and fail
 if any case listed in expected-pass.txt does not pass.
 
-usage: check.py EMBER_BINARY [SUITE_DIR]
+usage: check.py [--update] EMBER_BINARY [SUITE_DIR]
+
+--update appends every newly passing case to expected-pass.txt.
 
 SUITE_DIR defaults to $EMBER_ONNX_TESTS, then ../shared/onnx-tests beside
 the repository.  When it is absent the test is skipped (exit 77) with a
@@ -20,8 +22,11 @@ FOLDERS = ["light", "simple", "pytorch-converted", "pytorch-operator", "node"]
 
 
 def main():
-    ember = sys.argv[1]
-    suite = (sys.argv[2] if len(sys.argv) > 2 else None) or \
+    args = sys.argv[1:]
+    update = "--update" in args
+    args = [a for a in args if a != "--update"]
+    ember = args[0]
+    suite = (args[1] if len(args) > 1 else None) or \
         os.environ.get("EMBER_ONNX_TESTS") or \
         os.path.join(ROOT, "..", "shared", "onnx-tests")
     if not os.path.isdir(suite):
@@ -62,8 +67,14 @@ def main():
     regressions = [c for c in expected if results.get(c, ("missing", ""))[0] != "pass"]
     listed = set(expected)
     new = sorted(c for c, (r, _) in results.items() if r == "pass" and c not in listed)
-    if new:
-        print(f"{len(new)} passing cases are not in expected-pass.txt yet; add them:")
+    if new and update:
+        with open(os.path.join(HERE, "expected-pass.txt"), "a") as f:
+            for c in new:
+                f.write(c + "\n")
+        print(f"added {len(new)} newly passing cases to expected-pass.txt")
+    elif new:
+        print(f"{len(new)} passing cases are not in expected-pass.txt yet "
+              "(add them with --update):")
         for c in new:
             print("  " + c)
     for c in regressions:
