@@ -11,7 +11,10 @@
  * are computed in float.  Integer arithmetic wraps like two's complement
  * (done in unsigned types so that C never sees a signed overflow) and
  * integer division by zero gives 0, as numpy does, rather than trapping.
- * Cast lives in cast.c.
+ * An element type that a later opset added to an operator is accepted at
+ * every opset, since the computation does not change.  Cast lives in
+ * cast.c.  LessOrEqual, GreaterOrEqual, Xor and Mean are defined here as
+ * well, for ops.def to list.
  */
 #include <math.h>
 #include <stdint.h>
@@ -210,17 +213,10 @@ typedef void (*ew_unfn)(size_t n, const void *x, void *y, const ew_prm *p);
   [EMBER_UINT8] = ew_##name##_u8, [EMBER_UINT16] = ew_##name##_u16,        \
   [EMBER_UINT32] = ew_##name##_u32, [EMBER_UINT64] = ew_##name##_u64
 
-/* Numerically stable forms: no overflow of exp for large |x|. */
-static float ew_sigmoidf(float x) {
-  if (x >= 0) return 1.0f / (1.0f + expf(-x));
-  float e = expf(x);
-  return e / (1.0f + e);
-}
-static double ew_sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + exp(-x));
-  double e = exp(x);
-  return e / (1.0 + e);
-}
+/* exp(-x) may overflow to inf for very negative x; the result is then 0,
+ * within 1e-38 of the exact value, and the form has no branch. */
+static float ew_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+static double ew_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 static float ew_softplusf(float x) {
   return x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x));
 }
@@ -514,10 +510,13 @@ static ember_status ew_clip_init(emb_init_ctx *c) {
 
 static ember_status ew_clip_infer(emb_infer_ctx *c) {
   ember_status st = ew_un_infer(c, ew_clip_tbl);
-  if (st || c->node->opset < 11) return st;
+  if (st) return st;
+  /* Integer Clip came with the bounds as inputs (opset 12); float
+   * attributes could not express integer bounds. */
   if (c->node->opset < 12 && ew_dtype(c, 0) &&
       !emb_dtype_is_float(ew_dtype(c, 0)))
     return ew_unsupported(c, 0);
+  if (c->node->opset < 11) return EMBER_OK;
   for (int i = 1; i < 3 && !st; i++) {
     st = ew_want_tensor(c, i);
     if (!st) st = ew_want_scalar(c, i, i == 1 ? "min" : "max");

@@ -782,6 +782,12 @@ static ember_status slice_infer(emb_infer_ctx *c) {
   int32_t dt = in_dtype(c, 0);
   int rank = in_rank(c, 0);
   if (rank < 0) {
+    /* Still check what is known of the steps. */
+    const emb_tensor *sv = c->node->opset >= 10 ? in_value(c, 4) : NULL;
+    for (size_t i = 0; sv && i < emb_tensor_numel(sv); i++)
+      if (emb_dtype_is_int(sv->dtype) && emb_tensor_get_i64(sv, i) == 0)
+        return emb_op_fail(c->diag, c->node, value_status(c),
+                           "step 0 for axis %zu", i);
     out_unknown_rank(&c->out[0], dt);
     return EMBER_OK;
   }
@@ -1717,7 +1723,7 @@ static ember_status range_infer(emb_infer_ctx *c) {
   emb_type_tensor(&c->out[0], dt, 1, NULL);
   const emb_tensor *v[3] = {in_value(c, 0), in_value(c, 1), in_value(c, 2)};
   if (!v[0] || !v[1] || !v[2]) return EMBER_OK;
-  int64_t n;
+  int64_t n = 0;
   st = range_count(c->node, c->diag, value_status(c), v, &n);
   if (st) return st;
   c->out[0].dims[0].v = n;
