@@ -9,8 +9,9 @@
  * strings exactly, floating point within atol + rtol * |expected| (NaN
  * matches NaN, infinities must match), sequences item by item, optionals
  * by presence then value.  A case passes, fails (with the first difference
- * or the error message as reason) or is unsupported (the load or session
- * creation said EMBER_ERR_UNSUPPORTED; counted as skipped).
+ * or the error message as reason) or is unsupported (the load, the
+ * session creation or the run said EMBER_ERR_UNSUPPORTED: valid ONNX that
+ * Ember does not run; counted as skipped).
  *
  * Every case runs in a child process (fork), several at a time, with a
  * time limit, so that a crash or a hang in one case is reported as that
@@ -51,6 +52,8 @@ const char cli_conform_usage[] =
     "  --no-fork          run cases in this process (for debuggers; a crash\n"
     "                     then stops the runner)\n"
     "\n"
+    "A case is unsupported (counted as skipped) when loading, creating the\n"
+    "session or running says EMBER_ERR_UNSUPPORTED; any other error fails.\n"
     "Floating point outputs match when |got - expected| <= atol + rtol *\n"
     "|expected| with rtol 1e-3, atol 1e-7 (light_densenet121: rtol 2e-3).\n"
     "stdout ends with the line 'P passed, F failed, S skipped'.  Exit status\n"
@@ -638,7 +641,8 @@ static int load(conf_case *c, const conf_opts *o, ember_model **model,
   return 0;
 }
 
-/* Run one test_data_set folder of a normal case; 0 when it passes. */
+/* Run one test_data_set folder of a normal case; 0 when it passes, -2
+ * when the run said EMBER_ERR_UNSUPPORTED, else -1. */
 static int run_data_set(conf_case *c, ember_model *model, ember_session *sess,
                         const char *set) {
   size_t nin_model = ember_model_input_count(model);
@@ -710,6 +714,8 @@ static int run_data_set(conf_case *c, ember_model *model, ember_session *sess,
   }
   st = ember_session_run_values(sess, nin, names, inv, nout, NULL, outs);
   if (st != EMBER_OK) {
+    if (st == EMBER_ERR_UNSUPPORTED)
+      rc = -2;
     set_reason(c, "run: %s: %s", ember_status_str(st),
                ember_session_errmsg(sess));
     goto done;
@@ -779,8 +785,11 @@ static void run_normal(conf_case *c, const conf_opts *o) {
     goto done;
   }
   qsort(sets, nsets, sizeof *sets, str_cmp);
-  for (k = 0; k < nsets; k++)
-    if (run_data_set(c, model, sess, sets[k]) != 0) {
+  for (k = 0; k < nsets; k++) {
+    int r = run_data_set(c, model, sess, sets[k]);
+    if (r == -2) /* the run itself said EMBER_ERR_UNSUPPORTED */
+      c->result = RES_UNSUPPORTED;
+    if (r != 0) {
       if (nsets > 1) { /* say which data set failed */
         size_t pre = strlen(sets[k]) + 2, len = strlen(c->reason);
         if (pre + len >= sizeof c->reason)
@@ -794,6 +803,7 @@ static void run_normal(conf_case *c, const conf_opts *o) {
       }
       goto done;
     }
+  }
   c->result = RES_PASS;
   c->reason[0] = '\0';
 done:
@@ -862,6 +872,8 @@ static void run_light(conf_case *c, const conf_opts *o) {
   memset(&out, 0, sizeof out);
   st = ember_session_run_values(sess, 1, &info.name, &in, 1, NULL, &out);
   if (st != EMBER_OK) {
+    if (st == EMBER_ERR_UNSUPPORTED)
+      c->result = RES_UNSUPPORTED;
     set_reason(c, "run: %s: %s", ember_status_str(st),
                ember_session_errmsg(sess));
     goto done;

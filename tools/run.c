@@ -287,10 +287,15 @@ int cli_run_main(int argc, char **argv) {
     cli_error("cannot create folder %s: %s", dir, strerror(errno));
     goto done;
   }
-  for (k = 0; k < in.count; k++)
-    if (in.generated[k])
-      fprintf(stderr, "ember: input '%s' not given: generated from its "
-              "declared shape\n", in.names[k]);
+  /* one note line naming every generated input */
+  for (k = 0, m = 0; k < in.count; k++)
+    if (in.generated[k]) {
+      fprintf(stderr, "%s'%s'", m ? ", " : "ember: generated inputs: ",
+              in.names[k]);
+      m = 1;
+    }
+  if (m)
+    fputs(" (from the declared shapes; give others with --input)\n", stderr);
   t0 = cli_now_ms();
   st = ember_session_run_values(sess, in.count, in.names, in.values, nout,
                                 NULL, outs);

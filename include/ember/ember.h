@@ -133,7 +133,8 @@ typedef enum ember_dtype {
   EMBER_INT2 = 26
 } ember_dtype;
 
-/* A static lower-case name of an element type ("float", "int64", ...). */
+/* A static lower-case name of an element type ("float32", "int64",
+ * "bfloat16", ...); "unknown" for a value that is not an ember_dtype. */
 EMBER_API const char *ember_dtype_name(int32_t dtype);
 /* Bytes for `count` elements of `dtype` (packed for sub-byte types; for
  * EMBER_STRING, count * sizeof(char *)); 0 for an unknown type. */
@@ -240,6 +241,8 @@ typedef struct ember_value_info {
   const char *const *dim_names; /* rank entries: the symbolic name of each
                                dimension ("batch"), NULL where the
                                dimension is fixed or anonymous            */
+  int32_t elem_kind;        /* for EMBER_KIND_OPTIONAL: the kind it holds
+                               when present (TENSOR or SEQUENCE); else 0  */
 } ember_value_info;
 
 /* Counts of graph inputs (initializers excluded) and outputs. */
@@ -277,8 +280,9 @@ EMBER_API ember_status ember_model_metadata(const ember_model *model,
                                             const char **value);
 
 /* Statistics for tools: number of nodes after loading (Constant nodes and
- * folded constants excluded) and number of parameter elements in
- * initializers. */
+ * folded constants excluded), and the number of parameters: elements of
+ * the floating-point constants the graph reads after folding (weights
+ * from initializers, Constant nodes or ConstantOfShape alike). */
 EMBER_API size_t ember_model_node_count(const ember_model *model);
 /* Op type of node `index`, in execution order; NULL if out of range.
  * Borrowed until the model is freed. */

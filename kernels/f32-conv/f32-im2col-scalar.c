@@ -51,8 +51,8 @@ static void walk(const ember_conv_geom *g, size_t channels, size_t first,
     for (size_t t = 0; t < ksize; t++, row += count) {
       size_t o[MAX_AXES];
       memcpy(o, start, nsp * sizeof *o);
-      ptrdiff_t off_last = (ptrdiff_t)(k[last] * g->dilation[last]) -
-                           g->pad[last];
+      ptrdiff_t off_last =
+          (ptrdiff_t)(k[last] * g->dilation[last]) - g->pad[last];
       size_t vlo, vhi;
       valid_range(off_last, s_last, in_last, &vlo, &vhi);
       for (size_t done = 0; done < count;) {
@@ -63,8 +63,9 @@ static void walk(const ember_conv_geom *g, size_t channels, size_t first,
         bool inside = true;
         ptrdiff_t base = 0;
         for (size_t d = 0; d < last && inside; d++) {
-          ptrdiff_t ih = (ptrdiff_t)(o[d] * g->stride[d] +
-                                     k[d] * g->dilation[d]) - g->pad[d];
+          ptrdiff_t ih =
+              (ptrdiff_t)(o[d] * g->stride[d] + k[d] * g->dilation[d]) -
+              g->pad[d];
           inside = ih >= 0 && ih < (ptrdiff_t)g->img[d];
           base += ih * (ptrdiff_t)img_stride[d];
         }

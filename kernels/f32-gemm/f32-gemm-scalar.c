@@ -105,8 +105,7 @@ static void ukernel(size_t kc, const float *restrict ap,
 
 /* Contiguous dot product with independent partial sums, so the compiler
  * may vectorize it without reassociating one running sum. */
-static float dot(size_t k, const float *restrict x,
-                 const float *restrict y) {
+static float dot(size_t k, const float *restrict x, const float *restrict y) {
   float part[8] = {0};
   size_t p = 0;
   for (; p + 8 <= k; p += 8)
@@ -166,8 +165,7 @@ void ember_f32_gemm__scalar(size_t m, size_t n, size_t k, float alpha,
     for (size_t i = 0; i < m; i++) scale_row(c + i * ldc, n, 1, beta);
     return;
   }
-  if (gemv(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc))
-    return;
+  if (gemv(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta, c, ldc)) return;
   size_t kc_max = min_sz(k, KC);
   float *ap = work;
   float *bp = work + round_up(min_sz(m, MC), MR) * kc_max;

@@ -3,7 +3,10 @@
  * declared in xx-copy.h.  Before walking, the copy drops unit dimensions
  * and merges neighbours that are contiguous on both sides, so that most
  * operator patterns end in one long innermost row handled by memcpy (or a
- * fill for broadcast rows); only truly strided rows go element by element.
+ * fill for broadcast rows).  When the destination row gathers from a
+ * strided source while another dimension is contiguous in the source (a
+ * transpose), the two are copied in square tiles so that both sides stay
+ * in cache; other strided rows go element by element.
  */
 #include <assert.h>
 #include <stdbool.h>
@@ -44,6 +47,49 @@ static void copy_row(size_t esize, size_t n, const char *s, ptrdiff_t ss,
   }
 }
 
+/* Edge of the square tiles of a transposing copy, in elements. */
+#define TILE 32
+
+/* rows x cols elements: source contiguous along rows (stride esize),
+ * destination contiguous along cols. */
+static void copy_tile2d(size_t esize, size_t rows, size_t cols,
+                        const char *s, ptrdiff_t s_col, char *d,
+                        ptrdiff_t d_row) {
+  ptrdiff_t es = (ptrdiff_t)esize;
+  for (size_t r0 = 0; r0 < rows; r0 += TILE) {
+    size_t r1 = r0 + TILE < rows ? r0 + TILE : rows;
+    for (size_t c0 = 0; c0 < cols; c0 += TILE) {
+      size_t c1 = c0 + TILE < cols ? c0 + TILE : cols;
+      for (size_t r = r0; r < r1; r++) {
+        const char *sp = s + (ptrdiff_t)r * es + (ptrdiff_t)c0 * s_col;
+        char *dp = d + (ptrdiff_t)r * d_row + (ptrdiff_t)c0 * es;
+        size_t n = c1 - c0;
+        switch (esize) {
+          case 1:
+            for (size_t c = 0; c < n; c++, sp += s_col) dp[c] = *sp;
+            break;
+          case 2:
+            for (size_t c = 0; c < n; c++, sp += s_col)
+              memcpy(dp + 2 * c, sp, 2);
+            break;
+          case 4:
+            for (size_t c = 0; c < n; c++, sp += s_col)
+              memcpy(dp + 4 * c, sp, 4);
+            break;
+          case 8:
+            for (size_t c = 0; c < n; c++, sp += s_col)
+              memcpy(dp + 8 * c, sp, 8);
+            break;
+          default:
+            for (size_t c = 0; c < n; c++, sp += s_col)
+              memcpy(dp + esize * c, sp, esize);
+            break;
+        }
+      }
+    }
+  }
+}
+
 void ember_xx_copy_nd__scalar(size_t esize, size_t rank, const size_t *dims,
                               const void *src, const ptrdiff_t *src_strides,
                               void *dst, const ptrdiff_t *dst_strides) {
@@ -71,10 +117,30 @@ void ember_xx_copy_nd__scalar(size_t esize, size_t rank, const size_t *dims,
     memcpy(dp, sp, esize);
     return;
   }
+  /* A transpose: the destination row is strided in the source, and some
+   * other dimension is contiguous there.  Make that one second-innermost
+   * and copy the pair in tiles. */
+  ptrdiff_t es = (ptrdiff_t)esize;
+  bool tiled = false;
+  if (n >= 2 && t[n - 1] == es && s[n - 1] != es && s[n - 1] != 0) {
+    for (size_t j = 0; j + 1 < n; j++) {
+      if (s[j] != es || d[j] < 4) continue;
+      size_t tn = d[j];
+      ptrdiff_t ts = s[j], tt = t[j];
+      d[j] = d[n - 2], s[j] = s[n - 2], t[j] = t[n - 2];
+      d[n - 2] = tn, s[n - 2] = ts, t[n - 2] = tt;
+      tiled = true;
+      break;
+    }
+  }
   size_t idx[EMBER_XX_COPY_MAX_RANK] = {0};
-  size_t inner = n - 1;
+  size_t inner = tiled ? n - 2 : n - 1;
   for (;;) {
-    copy_row(esize, d[inner], sp, s[inner], dp, t[inner]);
+    if (tiled)
+      copy_tile2d(esize, d[inner], d[inner + 1], sp, s[inner + 1], dp,
+                  t[inner]);
+    else
+      copy_row(esize, d[inner], sp, s[inner], dp, t[inner]);
     /* Advance the odometer over the outer dimensions. */
     size_t k = inner;
     for (;;) {

@@ -79,6 +79,7 @@ static ember_status emb_fill_info(ember_model *m, const emb_graph *g,
     const emb_type *t = v->has_decl ? &v->decl : &v->type;
     info[i].name = v->name;
     info[i].kind = t->kind ? t->kind : EMBER_KIND_TENSOR;
+    info[i].elem_kind = t->kind == EMBER_KIND_OPTIONAL ? t->elem_kind : 0;
     info[i].dtype = t->dtype;
     info[i].rank = t->rank;
     if (t->rank > 0) {
@@ -105,6 +106,14 @@ static ember_status emb_model_finish(ember_model *m, const void *data,
   if (!st) st = emb_graph_prepare(m->ir, m->ir->main, &m->diag);
   if (!st) {
     const emb_graph *g = m->ir->main;
+    /* Parameters: floating-point constants still read after folding. */
+    m->ir->n_params = 0;
+    for (int i = 0; i < g->n_vals; i++) {
+      const emb_val *v = &g->vals[i];
+      if (v->konst && emb_dtype_is_float(v->konst->dtype) &&
+          (v->n_uses > 0 || v->output_index >= 0))
+        m->ir->n_params += emb_tensor_numel(v->konst);
+    }
     st = emb_fill_info(m, g, g->n_inputs, g->inputs, &m->in_info);
     if (!st) st = emb_fill_info(m, g, g->n_outputs, g->outputs, &m->out_info);
   }

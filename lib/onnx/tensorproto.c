@@ -140,6 +140,7 @@ static ember_status emb_from_typed(const Emberpb__Tensor *tp, int32_t dt,
     return emb_fail(d, EMBER_ERR_INVALID_MODEL,
                     "tensor '%s': %s has %zu values but the shape needs %zu",
                     emb_tname(tp), field, have, want);
+  if (want == 0) return EMBER_OK; /* the arrays may be NULL */
   switch (dt) {
     case EMBER_FLOAT: case EMBER_COMPLEX64:
       memcpy(dst, tp->float_data, want * 4); break;

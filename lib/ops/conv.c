@@ -23,12 +23,12 @@ typedef struct conv_state {
   bool transpose;
   /* ConvTranspose only. */
   int64_t out_pad[EMB_MAX_RANK];
-  size_t n_out_shape;                    /* 0 when absent              */
-  int64_t out_shape[EMB_MAX_RANK + 2];   /* as written (maybe with N,C) */
+  size_t n_out_shape;                  /* 0 when absent              */
+  int64_t out_shape[EMB_MAX_RANK + 2]; /* as written (maybe with N,C) */
 } conv_state;
 
-static const int32_t conv_types[] = {EMBER_FLOAT, EMBER_DOUBLE,
-                                     EMBER_FLOAT16, EMBER_BFLOAT16, 0};
+static const int32_t conv_types[] = {EMBER_FLOAT, EMBER_DOUBLE, EMBER_FLOAT16,
+                                     EMBER_BFLOAT16, 0};
 
 /* Up to this many floats of im2col / col2im buffer per GEMM call. */
 #define COL_BUDGET ((size_t)1 << 20)
@@ -52,8 +52,7 @@ static ember_status conv_init_common(emb_init_ctx *c, bool transpose) {
                               s->out_pad, NULL, c->diag)))
       return st;
     const int64_t *os;
-    if ((st = emb_attr_ints(n, "output_shape", &os, &s->n_out_shape,
-                            c->diag)))
+    if ((st = emb_attr_ints(n, "output_shape", &os, &s->n_out_shape, c->diag)))
       return st;
     if (os) {
       if (s->n_out_shape > EMB_MAX_RANK + 2 || s->n_out_shape == 0)
@@ -118,8 +117,8 @@ static ember_status convt_axis(const emb_node *n, const conv_state *s, int i,
   }
   if (out < 0 || (out == 0 && in > 0))
     return emb_op_fail(d, n, EMBER_ERR_SHAPE,
-                       "spatial axis %d: output size %lld is not positive",
-                       i, (long long)out);
+                       "spatial axis %d: output size %lld is not positive", i,
+                       (long long)out);
   ax->in = in;
   ax->out = out;
   ax->k = k;
@@ -160,6 +159,11 @@ static ember_status conv_infer(emb_infer_ctx *c) {
                        "W has rank %d but X has rank %d", w->rank, rank);
   int nsp = rank - 2;
   int64_t g = s->group;
+  if (s->n_out_shape && s->n_out_shape != (size_t)nsp &&
+      s->n_out_shape != (size_t)nsp + 2)
+    return emb_op_fail(c->diag, n, EMBER_ERR_INVALID_MODEL,
+                       "output_shape has %zu values for %d spatial axes",
+                       s->n_out_shape, nsp);
   y->rank = rank;
   for (int i = 0; i < rank; i++) y->dims[i] = (emb_dim){-1, 0};
   if (x->rank >= 0) y->dims[0] = x->dims[0];
@@ -174,22 +178,25 @@ static ember_status conv_infer(emb_infer_ctx *c) {
     if (xc >= 0 && w1 >= 0 && xc != w1 * g)
       return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                          "X has %lld channels but W expects %lld x group "
-                         "%lld", (long long)xc, (long long)w1, (long long)g);
+                         "%lld",
+                         (long long)xc, (long long)w1, (long long)g);
     if (w0 >= 0 && w0 % g)
       return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                          "W has %lld output channels, not a multiple of "
-                         "group %lld", (long long)w0, (long long)g);
+                         "group %lld",
+                         (long long)w0, (long long)g);
   } else {
     if (w1 >= 0) m = w1 * g;
     y->dims[1].v = m;
     if (xc >= 0 && w0 >= 0 && xc != w0)
       return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
-                         "X has %lld channels but W has %lld",
-                         (long long)xc, (long long)w0);
+                         "X has %lld channels but W has %lld", (long long)xc,
+                         (long long)w0);
     if (xc >= 0 && xc % g)
       return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                          "X has %lld channels, not a multiple of group "
-                         "%lld", (long long)xc, (long long)g);
+                         "%lld",
+                         (long long)xc, (long long)g);
   }
   if (b && b->kind == EMBER_KIND_TENSOR && b->rank >= 0) {
     if (b->rank != 1)
@@ -214,9 +221,9 @@ static ember_status conv_infer(emb_infer_ctx *c) {
     }
     if (in < 0 || k < 0) continue;
     emb_window_axis ax;
-    st = s->transpose ? convt_axis(n, s, i, nsp, in, k, &ax, c->diag)
-                      : emb_window_resolve(n, &s->w, i, nsp, in, k, &ax,
-                                           c->diag);
+    st = s->transpose
+             ? convt_axis(n, s, i, nsp, in, k, &ax, c->diag)
+             : emb_window_resolve(n, &s->w, i, nsp, in, k, &ax, c->diag);
     if (st) return st;
     y->dims[2 + i].v = ax.out;
   }
@@ -228,14 +235,14 @@ static ember_status conv_infer(emb_infer_ctx *c) {
 /* Shapes of one run, all known. */
 typedef struct conv_shape {
   int nsp;
-  size_t n, c, m, g;        /* batch, in channels, out channels, groups */
-  size_t cg, mg;            /* channels per group in / out              */
-  size_t ksize;             /* prod(kernel)                             */
-  size_t xsp, ysp;          /* prod(input spatial), prod(output spatial)*/
+  size_t n, c, m, g; /* batch, in channels, out channels, groups */
+  size_t cg, mg;     /* channels per group in / out              */
+  size_t ksize;      /* prod(kernel)                             */
+  size_t xsp, ysp;   /* prod(input spatial), prod(output spatial)*/
   size_t img[EMB_MAX_RANK], grid[EMB_MAX_RANK], kernel[EMB_MAX_RANK];
   size_t stride[EMB_MAX_RANK], dil[EMB_MAX_RANK];
   ptrdiff_t pad[EMB_MAX_RANK];
-  bool pointwise;           /* the GEMM needs no im2col / col2im        */
+  bool pointwise; /* the GEMM needs no im2col / col2im        */
 } conv_shape;
 
 static ember_status conv_shape_of(emb_run_ctx *c, conv_shape *sh) {
@@ -259,8 +266,8 @@ static ember_status conv_shape_of(emb_run_ctx *c, conv_shape *sh) {
     ember_status st =
         s->transpose
             ? convt_axis(n, s, i, sh->nsp, x->dims[2 + i], k, &ax, c->diag)
-            : emb_window_resolve(n, &s->w, i, sh->nsp, x->dims[2 + i], k,
-                                 &ax, c->diag);
+            : emb_window_resolve(n, &s->w, i, sh->nsp, x->dims[2 + i], k, &ax,
+                                 c->diag);
     if (st) return st;
     /* The image is the unpadded side: Conv's input, ConvTranspose's
      * output; the grid is the other. */
@@ -313,8 +320,8 @@ static void conv_f32(const conv_shape *sh, const ember_conv_geom *geom,
       for (size_t j0 = 0; j0 < sh->ysp; j0 += chunk) {
         size_t cnt = sh->ysp - j0 < chunk ? sh->ysp - j0 : chunk;
         ember_f32_im2col__scalar(geom, sh->cg, xg, j0, cnt, col);
-        ember_f32_gemm__scalar(sh->mg, cnt, kdim, 1.0f, wg, kdim, 1, col,
-                               cnt, 1, beta, yg + j0, sh->ysp, work);
+        ember_f32_gemm__scalar(sh->mg, cnt, kdim, 1.0f, wg, kdim, 1, col, cnt,
+                               1, beta, yg + j0, sh->ysp, work);
       }
     }
   }
@@ -333,14 +340,14 @@ static void convt_f32(const conv_shape *sh, const ember_conv_geom *geom,
       float *yg = y + (n * sh->m + g * sh->mg) * sh->ysp;
       fill_bias(yg, sh->mg, sh->ysp, bias ? bias + g * sh->mg : NULL);
       if (sh->pointwise) {
-        ember_f32_gemm__scalar(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows,
-                               xg, sh->xsp, 1, 1.0f, yg, sh->ysp, work);
+        ember_f32_gemm__scalar(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows, xg,
+                               sh->xsp, 1, 1.0f, yg, sh->ysp, work);
         continue;
       }
       for (size_t j0 = 0; j0 < sh->xsp; j0 += chunk) {
         size_t cnt = sh->xsp - j0 < chunk ? sh->xsp - j0 : chunk;
-        ember_f32_gemm__scalar(rows, cnt, sh->cg, 1.0f, wg, 1, rows,
-                               xg + j0, sh->xsp, 1, 0.0f, col, cnt, work);
+        ember_f32_gemm__scalar(rows, cnt, sh->cg, 1.0f, wg, 1, rows, xg + j0,
+                               sh->xsp, 1, 0.0f, col, cnt, work);
         ember_f32_col2im__scalar(geom, sh->mg, col, j0, cnt, yg);
       }
     }
@@ -372,8 +379,8 @@ static void conv_f64(const conv_shape *sh, bool transpose, const double *x,
           for (int d = nsp; d-- > 0;) {
             size_t k = trem % sh->kernel[d];
             trem /= sh->kernel[d];
-            ptrdiff_t ip = (ptrdiff_t)(o[d] * sh->stride[d] +
-                                       k * sh->dil[d]) - sh->pad[d];
+            ptrdiff_t ip =
+                (ptrdiff_t)(o[d] * sh->stride[d] + k * sh->dil[d]) - sh->pad[d];
             if (ip < 0 || ip >= (ptrdiff_t)sh->img[d]) {
               inside = false;
               break;
@@ -415,12 +422,11 @@ static ember_status conv_run(emb_run_ctx *c) {
   size_t ynum = emb_tensor_numel(y);
   if (ynum == 0) return EMBER_OK;
   if (x->dtype == EMBER_DOUBLE) {
-    conv_f64(&sh, s->transpose, x->data, w->data, b ? b->data : NULL,
-             y->data);
+    conv_f64(&sh, s->transpose, x->data, w->data, b ? b->data : NULL, y->data);
     return EMBER_OK;
   }
-  ember_conv_geom geom = {(size_t)sh.nsp, sh.img,    sh.grid, sh.kernel,
-                          sh.stride,      sh.dil,    sh.pad};
+  ember_conv_geom geom = {(size_t)sh.nsp, sh.img, sh.grid, sh.kernel,
+                          sh.stride,      sh.dil, sh.pad};
   /* GEMM shape per group, and the rows of the col buffer. */
   size_t rows, cols, gm, gn, gk;
   if (!s->transpose) {
@@ -476,7 +482,6 @@ static ember_status conv_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_conv = {2, 3, 1, 1, 0, conv_init, conv_infer,
-                               conv_run};
-const emb_opdef emb_op_convtranspose = {2, 3, 1, 1, 0, convtranspose_init,
-                                        conv_infer, conv_run};
+const emb_opdef emb_op_conv = {2, 3, 1, 1, 0, conv_init, conv_infer, conv_run};
+const emb_opdef emb_op_convtranspose = {
+    2, 3, 1, 1, 0, convtranspose_init, conv_infer, conv_run};

@@ -1,7 +1,9 @@
 /*
  * Elementwise operators: the unary maths and activations (Relu, Sigmoid,
- * Clip, Sqrt, ...), the broadcasting binary and variadic ones (Add, Pow,
- * Equal, And, Max, Sum, ...), Where, PRelu, Identity and inference-mode
+ * Clip, Sqrt, the trigonometric and hyperbolic functions, rounding, Gelu,
+ * ...), the predicates IsNaN and IsInf, the broadcasting binary and
+ * variadic ones (Add, Pow, Equal, And, Mod, BitShift, the Bitwise family,
+ * Max, Sum, ...), Where, PRelu, Identity, BitCast and inference-mode
  * Dropout.  Every operator with more than one input goes through one
  * broadcasting engine (ew_iterate): it collapses the output index space to
  * as few dimensions as the inputs' strides allow and hands contiguous rows
@@ -23,9 +25,10 @@
 
 #include "ops/op.h"
 
-/* Dispatch tables are indexed by dtype; bfloat16 (16) is the largest
- * element type Ember computes with here. */
-#define EW_NT 17
+/* Dispatch tables are indexed by dtype; the float8 types (17 to 20) are
+ * the largest element types Ember handles here (IsNaN and IsInf read their
+ * bits; nothing computes with them). */
+#define EW_NT 21
 #define EW_MAXIN 3
 #define EW_LOOKUP(tbl, dt) ((dt) > 0 && (dt) < EW_NT ? (tbl)[dt] : NULL)
 
@@ -158,23 +161,29 @@ typedef struct ew_prm {
   bool has_min, has_max; /* Clip before opset 11: bounds from attributes */
   float min, max;
   const void *lo, *hi;
+  bool gelu_tanh;             /* Gelu's approximate = "tanh"              */
+  bool detect_neg, detect_pos; /* IsInf                                   */
 } ew_prm;
 
 typedef void (*ew_unfn)(size_t n, const void *x, void *y, const ew_prm *p);
 
-#define EW_UNARY(name, sfx, T, CT, LD, ST, EXPR)                           \
+/* Input of type T computed as CT, output of type TO (T but for the
+ * predicates, which give bool). */
+#define EW_UNARY_TO(name, sfx, T, CT, LD, TO, ST, EXPR)                    \
   static void ew_##name##_##sfx(size_t n, const void *xp, void *yp,        \
                                 const ew_prm *p) {                         \
     typedef T ew_t;                                                        \
     typedef CT ew_ct;                                                      \
     const ew_t *xs = xp;                                                   \
-    ew_t *ys = yp;                                                         \
+    TO *ys = yp;                                                           \
     (void)p;                                                               \
     for (size_t i = 0; i < n; i++) {                                       \
       ew_ct x = LD(xs[i]);                                                 \
       ys[i] = ST(EXPR);                                                    \
     }                                                                      \
   }
+#define EW_UNARY(name, sfx, T, CT, LD, ST, EXPR)                           \
+  EW_UNARY_TO(name, sfx, T, CT, LD, T, ST, EXPR)
 
 /* EF: the expression in float (float, float16, bfloat16), ED: in double. */
 #define EW_UN_FLT(name, EF, ED)                                            \
@@ -212,6 +221,11 @@ typedef void (*ew_unfn)(size_t n, const void *x, void *y, const ew_prm *p);
 #define EW_TBL_UINT(name)                                                  \
   [EMBER_UINT8] = ew_##name##_u8, [EMBER_UINT16] = ew_##name##_u16,        \
   [EMBER_UINT32] = ew_##name##_u32, [EMBER_UINT64] = ew_##name##_u64
+#define EW_TBL_F8(name)                                                    \
+  [EMBER_FLOAT8E4M3FN] = ew_##name##_e4m3fn,                               \
+  [EMBER_FLOAT8E4M3FNUZ] = ew_##name##_e4m3fnuz,                           \
+  [EMBER_FLOAT8E5M2] = ew_##name##_e5m2,                                   \
+  [EMBER_FLOAT8E5M2FNUZ] = ew_##name##_e5m2fnuz
 
 /* exp(-x) may overflow to inf for very negative x; the result is then 0,
  * within 1e-38 of the exact value, and the form has no branch. */
@@ -255,6 +269,102 @@ EW_UN_FLT(shrink,
 EW_UN_INT_D(shrink,
             x < -p->alpha ? x + p->beta : x > p->alpha ? x - p->beta : 0.0)
 EW_UNARY(not, b, uint8_t, uint8_t, EW_ID, EW_ID, (uint8_t)!x)
+
+/* Trigonometric and hyperbolic functions: libm in the computing type. */
+EW_UN_FLT(acos, acosf(x), acos(x))
+EW_UN_FLT(acosh, acoshf(x), acosh(x))
+EW_UN_FLT(asin, asinf(x), asin(x))
+EW_UN_FLT(asinh, asinhf(x), asinh(x))
+EW_UN_FLT(atan, atanf(x), atan(x))
+EW_UN_FLT(atanh, atanhf(x), atanh(x))
+EW_UN_FLT(cos, cosf(x), cos(x))
+EW_UN_FLT(cosh, coshf(x), cosh(x))
+EW_UN_FLT(sin, sinf(x), sin(x))
+EW_UN_FLT(sinh, sinhf(x), sinh(x))
+EW_UN_FLT(tan, tanf(x), tan(x))
+EW_UN_FLT(ceil, ceilf(x), ceil(x))
+EW_UN_FLT(floor, floorf(x), floor(x))
+
+/* Round half to even without relying on the floating-point environment's
+ * rounding mode (rint would follow whatever the application set): round
+ * half away from zero, then redo the ties.  r - x is exact (Sterbenz), so
+ * the tie test is too; the sign of a zero result follows x, as with rint. */
+static float ew_roundf(float x) {
+  float r = roundf(x);
+  if (fabsf(r - x) == 0.5f) r = 2.0f * roundf(0.5f * x);
+  return r;
+}
+static double ew_round(double x) {
+  double r = round(x);
+  if (fabs(r - x) == 0.5) r = 2.0 * round(0.5 * x);
+  return r;
+}
+EW_UN_FLT(round, ew_roundf(x), ew_round(x))
+
+/* Activations.  The comparisons are written so that NaN propagates (a
+ * clamp through fmax/fmin would turn NaN into a bound). */
+static float ew_hardsigmoidf(float x, float a, float b) {
+  float v = a * x + b;
+  return v < 0 ? 0.0f : v > 1 ? 1.0f : v;
+}
+static double ew_hardsigmoid(double x, double a, double b) {
+  double v = a * x + b;
+  return v < 0 ? 0.0 : v > 1 ? 1.0 : v;
+}
+/* The spec's exact constants, in double; the float paths round them. */
+#define EW_SQRT1_2 0.70710678118654752440   /* 1/sqrt(2)   */
+#define EW_SQRT2_PI 0.79788456080286535588  /* sqrt(2/pi)  */
+static float ew_geluf(float x, bool approx) {
+  if (approx)
+    return 0.5f * x *
+           (1.0f + tanhf((float)EW_SQRT2_PI * (x + 0.044715f * x * x * x)));
+  return 0.5f * x * (1.0f + erff(x * (float)EW_SQRT1_2));
+}
+static double ew_gelu(double x, bool approx) {
+  if (approx)
+    return 0.5 * x * (1.0 + tanh(EW_SQRT2_PI * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1.0 + erf(x * EW_SQRT1_2));
+}
+
+EW_UN_FLT(hardsigmoid, ew_hardsigmoidf(x, p->alpha, p->beta),
+          ew_hardsigmoid(x, p->alpha, p->beta))
+EW_UN_FLT(hardswish, x * ew_hardsigmoidf(x, 1.0f / 6, 0.5f),
+          x * ew_hardsigmoid(x, 1.0 / 6, 0.5))
+EW_UN_FLT(thresholdedrelu, x > p->alpha ? x : 0.0f, x > p->alpha ? x : 0.0)
+/* Celu = max(0,x) + min(0, alpha*(exp(x/alpha)-1)): for either sign of
+ * alpha the second term vanishes exactly when x > 0. */
+EW_UN_FLT(celu, x > 0 ? x : p->alpha * expm1f(x / p->alpha),
+          x > 0 ? x : p->alpha * expm1(x / p->alpha))
+EW_UN_FLT(softsign, x / (1.0f + fabsf(x)), x / (1.0 + fabs(x)))
+EW_UN_FLT(mish, x * tanhf(ew_softplusf(x)), x * tanh(ew_softplus(x)))
+EW_UN_FLT(swish, x * ew_sigmoidf(p->alpha * x),
+          x * ew_sigmoid((double)p->alpha * x))
+EW_UN_FLT(gelu, ew_geluf(x, p->gelu_tanh), ew_gelu(x, p->gelu_tanh))
+EW_UN_SINT(bitwisenot, (ew_t)~x)
+EW_UN_UINT(bitwisenot, (ew_t)~x)
+
+/* Predicates: bool out.  The float8 types are read by their bits; only
+ * float8e5m2 has infinities, and the FNUZ types have one NaN, the
+ * pattern of negative zero. */
+#define EW_PRED(name, sfx, T, CT, LD, E)                                   \
+  EW_UNARY_TO(name, sfx, T, CT, LD, uint8_t, (uint8_t), E)
+#define EW_PRED_FLT(name, E)                                               \
+  EW_PRED(name, f32, float, float, EW_ID, E)                               \
+  EW_PRED(name, f64, double, double, EW_ID, E)                             \
+  EW_PRED(name, f16, uint16_t, float, EW_F16_LD, E)                        \
+  EW_PRED(name, bf16, uint16_t, float, EW_BF16_LD, E)
+#define EW_ISINF(x) (isinf(x) && ((x) < 0 ? p->detect_neg : p->detect_pos))
+EW_PRED_FLT(isnan, isnan(x))
+EW_PRED(isnan, e4m3fn, uint8_t, uint8_t, EW_ID, (x & 0x7f) == 0x7f)
+EW_PRED(isnan, e4m3fnuz, uint8_t, uint8_t, EW_ID, x == 0x80)
+EW_PRED(isnan, e5m2, uint8_t, uint8_t, EW_ID, (x & 0x7f) > 0x7c)
+EW_PRED(isnan, e5m2fnuz, uint8_t, uint8_t, EW_ID, x == 0x80)
+EW_PRED_FLT(isinf, EW_ISINF(x))
+EW_PRED(isinf, e4m3fn, uint8_t, uint8_t, EW_ID, ((void)x, 0))
+EW_PRED(isinf, e4m3fnuz, uint8_t, uint8_t, EW_ID, ((void)x, 0))
+EW_PRED(isinf, e5m2, uint8_t, uint8_t, EW_ID,
+        (x & 0x7f) == 0x7c && ((x & 0x80) ? p->detect_neg : p->detect_pos))
+EW_PRED(isinf, e5m2fnuz, uint8_t, uint8_t, EW_ID, ((void)x, 0))
 
 /* Clip: numpy's min(max(x, lo), hi), so lo > hi gives hi everywhere and
  * NaN passes through.  Bounds are stored values of the input's type. */
@@ -308,6 +418,35 @@ static const ew_unfn ew_shrink_tbl[EW_NT] = {
 static const ew_unfn ew_not_tbl[EW_NT] = {[EMBER_BOOL] = ew_not_b};
 static const ew_unfn ew_clip_tbl[EW_NT] = {
     EW_TBL_FLT(clip), EW_TBL_SINT(clip), EW_TBL_UINT(clip)};
+static const ew_unfn ew_acos_tbl[EW_NT] = {EW_TBL_FLT(acos)};
+static const ew_unfn ew_acosh_tbl[EW_NT] = {EW_TBL_FLT(acosh)};
+static const ew_unfn ew_asin_tbl[EW_NT] = {EW_TBL_FLT(asin)};
+static const ew_unfn ew_asinh_tbl[EW_NT] = {EW_TBL_FLT(asinh)};
+static const ew_unfn ew_atan_tbl[EW_NT] = {EW_TBL_FLT(atan)};
+static const ew_unfn ew_atanh_tbl[EW_NT] = {EW_TBL_FLT(atanh)};
+static const ew_unfn ew_cos_tbl[EW_NT] = {EW_TBL_FLT(cos)};
+static const ew_unfn ew_cosh_tbl[EW_NT] = {EW_TBL_FLT(cosh)};
+static const ew_unfn ew_sin_tbl[EW_NT] = {EW_TBL_FLT(sin)};
+static const ew_unfn ew_sinh_tbl[EW_NT] = {EW_TBL_FLT(sinh)};
+static const ew_unfn ew_tan_tbl[EW_NT] = {EW_TBL_FLT(tan)};
+static const ew_unfn ew_ceil_tbl[EW_NT] = {EW_TBL_FLT(ceil)};
+static const ew_unfn ew_floor_tbl[EW_NT] = {EW_TBL_FLT(floor)};
+static const ew_unfn ew_round_tbl[EW_NT] = {EW_TBL_FLT(round)};
+static const ew_unfn ew_hardsigmoid_tbl[EW_NT] = {EW_TBL_FLT(hardsigmoid)};
+static const ew_unfn ew_hardswish_tbl[EW_NT] = {EW_TBL_FLT(hardswish)};
+static const ew_unfn ew_thresholdedrelu_tbl[EW_NT] = {
+    EW_TBL_FLT(thresholdedrelu)};
+static const ew_unfn ew_celu_tbl[EW_NT] = {EW_TBL_FLT(celu)};
+static const ew_unfn ew_softsign_tbl[EW_NT] = {EW_TBL_FLT(softsign)};
+static const ew_unfn ew_mish_tbl[EW_NT] = {EW_TBL_FLT(mish)};
+static const ew_unfn ew_swish_tbl[EW_NT] = {EW_TBL_FLT(swish)};
+static const ew_unfn ew_gelu_tbl[EW_NT] = {EW_TBL_FLT(gelu)};
+static const ew_unfn ew_bitwisenot_tbl[EW_NT] = {EW_TBL_SINT(bitwisenot),
+                                                 EW_TBL_UINT(bitwisenot)};
+static const ew_unfn ew_isnan_tbl[EW_NT] = {EW_TBL_FLT(isnan),
+                                            EW_TBL_F8(isnan)};
+static const ew_unfn ew_isinf_tbl[EW_NT] = {EW_TBL_FLT(isinf),
+                                            EW_TBL_F8(isinf)};
 
 /* ------------------------------------------------------ shared checks */
 
@@ -456,6 +595,95 @@ EW_UNARY_OP(softplus, NULL)
 EW_UNARY_OP(shrink, ew_shrink_init)
 EW_UNARY_OP(sign, NULL)
 EW_UNARY_OP(not, NULL)
+
+static ember_status ew_hardsigmoid_init(emb_init_ctx *c) {
+  ew_prm *p;
+  ember_status st = ew_prm_new(c, &p);
+  if (!st) st = emb_attr_float(c->node, "alpha", 0.2f, &p->alpha, c->diag);
+  if (!st) st = emb_attr_float(c->node, "beta", 0.5f, &p->beta, c->diag);
+  return st;
+}
+static ember_status ew_alpha1_init(emb_init_ctx *c) {
+  return ew_alpha_init(c, 1.0f);
+}
+
+/* Celu divides by alpha. */
+static ember_status ew_celu_init(emb_init_ctx *c) {
+  ember_status st = ew_alpha_init(c, 1.0f);
+  const ew_prm *p = c->node->state;
+  if (!st && p->alpha == 0)
+    st = emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                     "attribute 'alpha' must not be 0");
+  return st;
+}
+
+static ember_status ew_gelu_init(emb_init_ctx *c) {
+  ew_prm *p;
+  const char *a;
+  ember_status st = ew_prm_new(c, &p);
+  if (!st) st = emb_attr_string(c->node, "approximate", "none", &a, c->diag);
+  if (st) return st;
+  if (!strcmp(a, "tanh"))
+    p->gelu_tanh = true;
+  else if (strcmp(a, "none"))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'approximate' must be \"none\" or "
+                       "\"tanh\", not \"%s\"",
+                       a);
+  return EMBER_OK;
+}
+
+static ember_status ew_isinf_init(emb_init_ctx *c) {
+  ew_prm *p;
+  int64_t neg, pos;
+  ember_status st = ew_prm_new(c, &p);
+  if (!st) st = emb_attr_int(c->node, "detect_negative", 1, &neg, c->diag);
+  if (!st) st = emb_attr_int(c->node, "detect_positive", 1, &pos, c->diag);
+  if (st) return st;
+  p->detect_neg = neg != 0;
+  p->detect_pos = pos != 0;
+  return EMBER_OK;
+}
+
+EW_UNARY_OP(acos, NULL)
+EW_UNARY_OP(acosh, NULL)
+EW_UNARY_OP(asin, NULL)
+EW_UNARY_OP(asinh, NULL)
+EW_UNARY_OP(atan, NULL)
+EW_UNARY_OP(atanh, NULL)
+EW_UNARY_OP(cos, NULL)
+EW_UNARY_OP(cosh, NULL)
+EW_UNARY_OP(sin, NULL)
+EW_UNARY_OP(sinh, NULL)
+EW_UNARY_OP(tan, NULL)
+EW_UNARY_OP(ceil, NULL)
+EW_UNARY_OP(floor, NULL)
+EW_UNARY_OP(round, NULL)
+EW_UNARY_OP(hardsigmoid, ew_hardsigmoid_init)
+EW_UNARY_OP(hardswish, NULL)
+EW_UNARY_OP(thresholdedrelu, ew_alpha1_init)
+EW_UNARY_OP(celu, ew_celu_init)
+EW_UNARY_OP(softsign, NULL)
+EW_UNARY_OP(mish, NULL)
+EW_UNARY_OP(swish, ew_alpha1_init)
+EW_UNARY_OP(gelu, ew_gelu_init)
+EW_UNARY_OP(bitwisenot, NULL)
+
+/* Predicates: the unary driver with a bool output. */
+#define EW_PRED_OP(sym, initfn)                                            \
+  static ember_status ew_##sym##_infer(emb_infer_ctx *c) {                 \
+    ember_status st = ew_un_infer(c, ew_##sym##_tbl);                      \
+    if (!st) c->out[0].dtype = EMBER_BOOL;                                 \
+    return st;                                                             \
+  }                                                                        \
+  static ember_status ew_##sym##_run(emb_run_ctx *c) {                     \
+    return ew_un_run(c, ew_##sym##_tbl);                                   \
+  }                                                                        \
+  const emb_opdef emb_op_##sym = {1, 1, 1, 1, 0, initfn,                   \
+                                  ew_##sym##_infer, ew_##sym##_run};
+
+EW_PRED_OP(isnan, NULL)
+EW_PRED_OP(isinf, ew_isinf_init)
 
 /* ------------------------------------------------------------- Clip */
 
@@ -688,6 +916,40 @@ EW_BIN(prelu, i64, int64_t, int64_t, EW_ID, (ew_t),
 EW_BIN(prelu, u32, uint32_t, uint32_t, EW_ID, (ew_t), ((void)y, x))
 EW_BIN(prelu, u64, uint64_t, uint64_t, EW_ID, (ew_t), ((void)y, x))
 
+/* Mod with fmod = 0 is Python's %: the remainder takes the divisor's sign.
+ * Every signed width goes through int64 (the values fit).  x % -1 is 0
+ * but INT_MIN % -1 overflows in C, hence the test; by zero gives 0 like
+ * the integer division above. */
+static int64_t ew_imod(int64_t x, int64_t y) {
+  if (y == 0 || y == -1) return 0;
+  int64_t r = x % y;
+  return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+}
+EW_BIN(mod, i8, int8_t, int64_t, EW_ID, (ew_t), ew_imod(x, y))
+EW_BIN(mod, i16, int16_t, int64_t, EW_ID, (ew_t), ew_imod(x, y))
+EW_BIN(mod, i32, int32_t, int64_t, EW_ID, (ew_t), ew_imod(x, y))
+EW_BIN(mod, i64, int64_t, int64_t, EW_ID, (ew_t), ew_imod(x, y))
+EW_BIN_UINT(mod, y == 0 ? 0 : x % y)
+/* fmod = 1 is C's fmod: the remainder takes the dividend's sign, which
+ * for integers is C's %. */
+EW_BIN(fmod, f32, float, float, EW_ID, EW_ID, fmodf(x, y))
+EW_BIN(fmod, f64, double, double, EW_ID, EW_ID, fmod(x, y))
+EW_BIN(fmod, f16, uint16_t, float, EW_F16_LD, EW_F16_ST, fmodf(x, y))
+EW_BIN(fmod, bf16, uint16_t, float, EW_BF16_LD, EW_BF16_ST, fmodf(x, y))
+EW_BIN_SINT(fmod, y == 0 || y == -1 ? 0 : x % y)
+EW_BIN_UINT(fmod, y == 0 ? 0 : x % y)
+/* Shifts by the type's width or more give 0 (C leaves them undefined);
+ * the shift happens in 64 bits so that narrow types never reach int's
+ * sign bit. */
+EW_BIN_UINT(shl, y >= sizeof(ew_t) * 8 ? 0 : (uint64_t)x << y)
+EW_BIN_UINT(shr, y >= sizeof(ew_t) * 8 ? 0 : x >> y)
+EW_BIN_SINT(bitwiseand, x & y)
+EW_BIN_UINT(bitwiseand, x & y)
+EW_BIN_SINT(bitwiseor, x | y)
+EW_BIN_UINT(bitwiseor, x | y)
+EW_BIN_SINT(bitwisexor, x ^ y)
+EW_BIN_UINT(bitwisexor, x ^ y)
+
 static void ew_equal_str(size_t n, const void *const *in,
                          const unsigned char *adv, void *op, void *ctx) {
   char *const *a = in[0], *const *b = in[1];
@@ -719,6 +981,17 @@ static const ew_rowfn ew_greaterorequal_tbl[EW_NT] = {
 static const ew_rowfn ew_and_tbl[EW_NT] = {[EMBER_BOOL] = ew_and_b};
 static const ew_rowfn ew_or_tbl[EW_NT] = {[EMBER_BOOL] = ew_or_b};
 static const ew_rowfn ew_xor_tbl[EW_NT] = {[EMBER_BOOL] = ew_xor_b};
+static const ew_rowfn ew_mod_tbl[EW_NT] = {EW_TBL_SINT(mod),
+                                           EW_TBL_UINT(mod)};
+static const ew_rowfn ew_fmod_tbl[EW_NT] = {EW_TBL_CMP(fmod)};
+static const ew_rowfn ew_shl_tbl[EW_NT] = {EW_TBL_UINT(shl)};
+static const ew_rowfn ew_shr_tbl[EW_NT] = {EW_TBL_UINT(shr)};
+static const ew_rowfn ew_bitwiseand_tbl[EW_NT] = {EW_TBL_SINT(bitwiseand),
+                                                  EW_TBL_UINT(bitwiseand)};
+static const ew_rowfn ew_bitwiseor_tbl[EW_NT] = {EW_TBL_SINT(bitwiseor),
+                                                 EW_TBL_UINT(bitwiseor)};
+static const ew_rowfn ew_bitwisexor_tbl[EW_NT] = {EW_TBL_SINT(bitwisexor),
+                                                  EW_TBL_UINT(bitwisexor)};
 static const ew_rowfn ew_prelu_tbl[EW_NT] = {
     EW_TBL_FLT(prelu), [EMBER_INT32] = ew_prelu_i32,
     [EMBER_INT64] = ew_prelu_i64, [EMBER_UINT32] = ew_prelu_u32,
@@ -800,7 +1073,8 @@ static ember_status ew_bin_infer(emb_infer_ctx *c, const ew_rowfn *tbl,
   if (!st) st = emb_infer_same_dtype(c, 0, 1);
   if (st) return st;
   int32_t dt = ew_dtype(c, 0) ? ew_dtype(c, 0) : ew_dtype(c, 1);
-  if (dt && !EW_LOOKUP(tbl, dt)) return ew_unsupported(c, ew_dtype(c, 0) ? 0 : 1);
+  if (dt && !EW_LOOKUP(tbl, dt))
+    return ew_unsupported(c, ew_dtype(c, 0) ? 0 : 1);
   const ew_legacy *l = c->node->state;
   if (l && l->on)
     st = ew_legacy_infer(c, l);
@@ -853,6 +1127,85 @@ EW_BINARY_OP(greaterorequal, true)
 EW_BINARY_OP(and, true)
 EW_BINARY_OP(or, true)
 EW_BINARY_OP(xor, true)
+EW_BINARY_OP(bitwiseand, false)
+EW_BINARY_OP(bitwiseor, false)
+EW_BINARY_OP(bitwisexor, false)
+
+/* Binary ops whose attributes pick the row table (Mod's fmod, BitShift's
+ * direction).  Their state starts with the ew_legacy that ew_bin_infer and
+ * ew_bin_run read (left off: both ops postdate opset 7). */
+typedef struct ew_binsel {
+  ew_legacy legacy;
+  const ew_rowfn *tbl;
+} ew_binsel;
+
+static ember_status ew_binsel_new(emb_init_ctx *c, const ew_rowfn *tbl) {
+  ew_binsel *s = emb_op_state(c, sizeof *s);
+  if (!s) return c->diag->status;
+  s->tbl = tbl;
+  c->node->state = s;
+  return EMBER_OK;
+}
+
+static ember_status ew_binsel_infer(emb_infer_ctx *c) {
+  const ew_binsel *s = c->node->state;
+  return ew_bin_infer(c, s->tbl, false);
+}
+
+static ember_status ew_binsel_run(emb_run_ctx *c) {
+  const ew_binsel *s = c->node->state;
+  return ew_bin_run(c, s->tbl);
+}
+
+/* -------------------------------------------------------------- Mod */
+
+static ember_status ew_mod_init(emb_init_ctx *c) {
+  int64_t fm;
+  ember_status st = emb_attr_int(c->node, "fmod", 0, &fm, c->diag);
+  if (st) return st;
+  if (fm != 0 && fm != 1)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'fmod' must be 0 or 1, not %lld",
+                       (long long)fm);
+  return ew_binsel_new(c, fm ? ew_fmod_tbl : ew_mod_tbl);
+}
+
+/* Integer modulo (fmod = 0) has no meaning for floats; the spec requires
+ * fmod = 1 for them.  Say so rather than "unsupported type". */
+static ember_status ew_mod_infer(emb_infer_ctx *c) {
+  const ew_binsel *s = c->node->state;
+  for (int i = 0; i < 2 && s->tbl == ew_mod_tbl; i++)
+    if (emb_dtype_is_float(ew_dtype(c, i)))
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                         "input %d is %s: floating-point Mod needs "
+                         "attribute fmod=1",
+                         i, ember_dtype_name(ew_dtype(c, i)));
+  return ew_binsel_infer(c);
+}
+
+const emb_opdef emb_op_mod = {2, 2, 1, 1, 0, ew_mod_init, ew_mod_infer,
+                              ew_binsel_run};
+
+/* --------------------------------------------------------- BitShift */
+
+static ember_status ew_bitshift_init(emb_init_ctx *c) {
+  const char *dir;
+  ember_status st = emb_attr_string(c->node, "direction", NULL, &dir,
+                                    c->diag);
+  if (st) return st;
+  if (!dir)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "required attribute 'direction' is missing");
+  if (strcmp(dir, "LEFT") && strcmp(dir, "RIGHT"))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'direction' must be \"LEFT\" or "
+                       "\"RIGHT\", not \"%s\"",
+                       dir);
+  return ew_binsel_new(c, strcmp(dir, "LEFT") ? ew_shr_tbl : ew_shl_tbl);
+}
+
+const emb_opdef emb_op_bitshift = {2, 2, 1, 1, 0, ew_bitshift_init,
+                                   ew_binsel_infer, ew_binsel_run};
 
 /* -------------------------------------------------------------- Pow */
 
@@ -1263,6 +1616,70 @@ static ember_status ew_identity_run(emb_run_ctx *c) {
 
 const emb_opdef emb_op_identity = {1, 1, 1, 1, EMB_OP_OWN_OUTPUTS, NULL,
                                    ew_identity_infer, ew_identity_run};
+
+/* ---------------------------------------------------------- BitCast */
+
+/* The same bytes under another element type of the same width, so the
+ * shape (and, for the packed sub-byte types, the byte count) is the
+ * input's.  Tensors are stored little endian, as the spec requires. */
+typedef struct ew_bitcast {
+  int32_t to;
+} ew_bitcast;
+
+static ember_status ew_bitcast_init(emb_init_ctx *c) {
+  if (!emb_node_attr(c->node, "to"))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "required attribute 'to' is missing");
+  int64_t to;
+  ember_status st = emb_attr_int(c->node, "to", 0, &to, c->diag);
+  if (st) return st;
+  if (to <= 0 || to > INT32_MAX || !emb_dtype_valid((int32_t)to) ||
+      to == EMBER_STRING)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'to' (%lld) is not a non-string element "
+                       "type",
+                       (long long)to);
+  ew_bitcast *b = emb_op_state(c, sizeof *b);
+  if (!b) return c->diag->status;
+  b->to = (int32_t)to;
+  c->node->state = b;
+  return EMBER_OK;
+}
+
+static ember_status ew_bitcast_infer(emb_infer_ctx *c) {
+  const ew_bitcast *b = c->node->state;
+  ember_status st = ew_want_input(c, 0);
+  if (st) return st;
+  int32_t dt = ew_dtype(c, 0);
+  if (dt == EMBER_STRING)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                       "input 0 is a string tensor, which has no bit "
+                       "pattern to reinterpret");
+  if (dt && emb_dtype_bits(dt) != emb_dtype_bits(b->to))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                       "cannot reinterpret %s (%d bits) as %s (%d bits): "
+                       "the widths must be equal",
+                       ember_dtype_name(dt), emb_dtype_bits(dt),
+                       ember_dtype_name(b->to), emb_dtype_bits(b->to));
+  st = emb_infer_same(c);
+  c->out[0].dtype = b->to;
+  return st;
+}
+
+static ember_status ew_bitcast_run(emb_run_ctx *c) {
+  const emb_tensor *x = emb_in_t(c, 0);
+  emb_tensor *y = emb_out_t(c, 0);
+  if (!y) return EMBER_OK;
+  if (y->nbytes != x->nbytes)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_RUNTIME,
+                       "output holds %zu bytes, input %zu", y->nbytes,
+                       x->nbytes);
+  if (y->data != x->data && x->nbytes) memmove(y->data, x->data, x->nbytes);
+  return EMBER_OK;
+}
+
+const emb_opdef emb_op_bitcast = {1, 1, 1, 1, 0, ew_bitcast_init,
+                                  ew_bitcast_infer, ew_bitcast_run};
 
 /* ---------------------------------------------------------- Dropout */
 

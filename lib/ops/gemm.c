@@ -14,25 +14,25 @@
 #include "ops/f32cvt.h"
 #include "ops/op.h"
 
-static const int32_t mm_types[] = {EMBER_FLOAT,  EMBER_DOUBLE, EMBER_FLOAT16,
-                                   EMBER_BFLOAT16, EMBER_INT32, EMBER_INT64,
-                                   EMBER_UINT32, EMBER_UINT64, 0};
+static const int32_t mm_types[] = {EMBER_FLOAT,    EMBER_DOUBLE, EMBER_FLOAT16,
+                                   EMBER_BFLOAT16, EMBER_INT32,  EMBER_INT64,
+                                   EMBER_UINT32,   EMBER_UINT64, 0};
 
 /* ------------------------------------------------- direct (non-f32) loops */
 
 /* C(i,j) = sum_p A(i,p) B(p,j) over strided operands, accumulating in
  * ACC (unsigned for integers so overflow wraps instead of being UB). */
-#define EMB_MM_DIRECT(NAME, T, ACC)                                        \
-  static void NAME(size_t m, size_t n, size_t k, const T *a, size_t a_rs, \
-                   size_t a_cs, const T *b, size_t b_rs, size_t b_cs,     \
-                   T *c, size_t ldc) {                                    \
-    for (size_t i = 0; i < m; i++)                                        \
-      for (size_t j = 0; j < n; j++) {                                    \
-        ACC s = 0;                                                        \
-        for (size_t p = 0; p < k; p++)                                    \
-          s += (ACC)a[i * a_rs + p * a_cs] * (ACC)b[p * b_rs + j * b_cs]; \
-        c[i * ldc + j] = (T)s;                                            \
-      }                                                                   \
+#define EMB_MM_DIRECT(NAME, T, ACC)                                         \
+  static void NAME(size_t m, size_t n, size_t k, const T *a, size_t a_rs,   \
+                   size_t a_cs, const T *b, size_t b_rs, size_t b_cs, T *c, \
+                   size_t ldc) {                                            \
+    for (size_t i = 0; i < m; i++)                                          \
+      for (size_t j = 0; j < n; j++) {                                      \
+        ACC s = 0;                                                          \
+        for (size_t p = 0; p < k; p++)                                      \
+          s += (ACC)a[i * a_rs + p * a_cs] * (ACC)b[p * b_rs + j * b_cs];   \
+        c[i * ldc + j] = (T)s;                                              \
+      }                                                                     \
   }
 EMB_MM_DIRECT(mm_f64, double, double)
 EMB_MM_DIRECT(mm_i32, int32_t, uint32_t)
@@ -104,8 +104,8 @@ static ember_status gemm_infer(emb_infer_ctx *c) {
   emb_type_unknown(y);
   if (!a || a->kind != EMBER_KIND_TENSOR) return EMBER_OK;
   emb_type_tensor(y, a->dtype, 2, NULL);
-  bool ak = a->rank >= 0, bk = b && b->kind == EMBER_KIND_TENSOR &&
-                                   b->rank >= 0;
+  bool ak = a->rank >= 0,
+       bk = b && b->kind == EMBER_KIND_TENSOR && b->rank >= 0;
   if (ak && a->rank != 2)
     return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                        "A must have rank 2, not %d", a->rank);
@@ -124,9 +124,9 @@ static ember_status gemm_infer(emb_infer_ctx *c) {
   if (ka.v >= 0 && kb.v >= 0 && ka.v != kb.v)
     return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                        "inner dimensions differ: A' is [%lld, %lld], B' is "
-                       "[%lld, %lld]", (long long)y->dims[0].v,
-                       (long long)ka.v, (long long)kb.v,
-                       (long long)y->dims[1].v);
+                       "[%lld, %lld]",
+                       (long long)y->dims[0].v, (long long)ka.v,
+                       (long long)kb.v, (long long)y->dims[1].v);
   if (cc && cc->kind == EMBER_KIND_TENSOR && cc->rank >= 0) {
     if (cc->rank > 2)
       return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
@@ -137,8 +137,7 @@ static ember_status gemm_infer(emb_infer_ctx *c) {
         return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                            "C of shape [%lld%s%lld] does not broadcast to "
                            "[%lld, %lld]",
-                           (long long)cc->dims[0].v,
-                           cc->rank == 2 ? ", " : "",
+                           (long long)cc->dims[0].v, cc->rank == 2 ? ", " : "",
                            cc->rank == 2 ? (long long)cc->dims[1].v : 0LL,
                            (long long)y->dims[0].v, (long long)y->dims[1].v);
     }
@@ -173,8 +172,8 @@ static ember_status gemm_run(emb_run_ctx *c) {
     size_t work_b = emb_align64(ember_f32_gemm_work_floats(m, n, k) * 4);
     size_t half_b = 0;
     if (emb_is_half(dt))
-      half_b = emb_align64(an * 4) + emb_align64(bn * 4) +
-               emb_align64(cn * 4) + emb_align64(m * n * 4);
+      half_b = emb_align64(an * 4) + emb_align64(bn * 4) + emb_align64(cn * 4) +
+               emb_align64(m * n * 4);
     char *mem = emb_scratch(c, work_b + half_b);
     if (!mem) return EMBER_ERR_OUT_OF_MEMORY;
     const float *af = a->data, *bf = b->data, *cf = use_c ? ct->data : NULL;
@@ -213,8 +212,7 @@ static ember_status gemm_run(emb_run_ctx *c) {
     return EMBER_OK;
   }
   /* Direct types: the product, then alpha and beta * C in double. */
-  mm_direct(dt, m, n, k, a->data, a_rs, a_cs, b->data, b_rs, b_cs, y->data,
-            n);
+  mm_direct(dt, m, n, k, a->data, a_rs, a_cs, b->data, b_rs, b_cs, y->data, n);
   if (s->alpha != 1.0f || use_c) {
     for (size_t i = 0; i < m; i++)
       for (size_t j = 0; j < n; j++) {
@@ -233,10 +231,10 @@ static ember_status gemm_run(emb_run_ctx *c) {
 
 /* Batch / matrix view of a MatMul: the operands after 1-D promotion. */
 typedef struct mm_shape {
-  int brank;                       /* rank of the broadcast batch       */
-  int64_t batch[EMB_MAX_RANK];     /* output batch dims                 */
-  int64_t a_bs[EMB_MAX_RANK];      /* element strides of A's batch (0 on
-                                      broadcast axes)                   */
+  int brank;                   /* rank of the broadcast batch       */
+  int64_t batch[EMB_MAX_RANK]; /* output batch dims                 */
+  int64_t a_bs[EMB_MAX_RANK];  /* element strides of A's batch (0 on
+                                  broadcast axes)                   */
   int64_t b_bs[EMB_MAX_RANK];
   size_t m, n, k;
 } mm_shape;
@@ -274,7 +272,8 @@ static ember_status matmul_infer(emb_infer_ctx *c) {
   if (ka.v >= 0 && kb.v >= 0 && ka.v != kb.v)
     return emb_op_fail(c->diag, n, EMBER_ERR_SHAPE,
                        "inner dimensions differ: A has %lld columns, B has "
-                       "%lld rows", (long long)ka.v, (long long)kb.v);
+                       "%lld rows",
+                       (long long)ka.v, (long long)kb.v);
   emb_type ab = ap, bb = bp, yb;
   ab.rank -= 2;
   bb.rank -= 2;
@@ -347,10 +346,10 @@ static ember_status matmul_run(emb_run_ctx *c) {
     size_t an = emb_tensor_numel(a), bn = emb_tensor_numel(b);
     size_t work_b =
         emb_align64(ember_f32_gemm_work_floats(rows, sh.n, sh.k) * 4);
-    size_t half_b = emb_is_half(dt) ? emb_align64(an * 4) +
-                                          emb_align64(bn * 4) +
-                                          emb_align64(ynum * 4)
-                                    : 0;
+    size_t half_b =
+        emb_is_half(dt)
+            ? emb_align64(an * 4) + emb_align64(bn * 4) + emb_align64(ynum * 4)
+            : 0;
     char *mem = emb_scratch(c, work_b + half_b);
     if (!mem) return EMBER_ERR_OUT_OF_MEMORY;
     const float *af = a->data, *bf = b->data;
@@ -372,9 +371,8 @@ static ember_status matmul_run(emb_run_ctx *c) {
         ao += (int64_t)idx[i] * sh.a_bs[i];
         bo += (int64_t)idx[i] * sh.b_bs[i];
       }
-      ember_f32_gemm__scalar(rows, sh.n, sh.k, 1.0f, af + ao, sh.k, 1,
-                             bf + bo, sh.n, 1, 0.0f, yf + t * mn, sh.n,
-                             (float *)mem);
+      ember_f32_gemm__scalar(rows, sh.n, sh.k, 1.0f, af + ao, sh.k, 1, bf + bo,
+                             sh.n, 1, 0.0f, yf + t * mn, sh.n, (float *)mem);
       for (int i = sh.brank; i-- > 0;) {
         if (++idx[i] < (size_t)sh.batch[i]) break;
         idx[i] = 0;
@@ -402,7 +400,5 @@ static ember_status matmul_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_gemm = {2, 3, 1, 1, 0, gemm_init, gemm_infer,
-                               gemm_run};
-const emb_opdef emb_op_matmul = {2, 2, 1, 1, 0, NULL, matmul_infer,
-                                 matmul_run};
+const emb_opdef emb_op_gemm = {2, 3, 1, 1, 0, gemm_init, gemm_infer, gemm_run};
+const emb_opdef emb_op_matmul = {2, 2, 1, 1, 0, NULL, matmul_infer, matmul_run};

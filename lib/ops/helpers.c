@@ -180,7 +180,7 @@ ember_status emb_infer_same_dtype(emb_infer_ctx *c, int first, int last) {
   if (first >= c->n_in || !c->in[first]) return EMBER_OK;
   int32_t dt = c->in[first]->dtype;
   for (int i = first + 1; i <= last && i < c->n_in; i++) {
-    if (!c->in[i] || !c->in[i]->kind || !dt) continue;
+    if (!c->in[i] || !c->in[i]->kind || !c->in[i]->dtype || !dt) continue;
     if (c->in[i]->dtype != dt)
       return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
                          "input %d has element type %s but input %d has %s",

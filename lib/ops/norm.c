@@ -17,8 +17,8 @@
 #include "ops/f32cvt.h"
 #include "ops/op.h"
 
-static const int32_t norm_types[] = {EMBER_FLOAT, EMBER_DOUBLE,
-                                     EMBER_FLOAT16, EMBER_BFLOAT16, 0};
+static const int32_t norm_types[] = {EMBER_FLOAT, EMBER_DOUBLE, EMBER_FLOAT16,
+                                     EMBER_BFLOAT16, 0};
 
 /* A float tensor's values as double (parameters, a few per channel). */
 static void read_f64(const emb_tensor *t, size_t n, double *out) {
@@ -48,7 +48,8 @@ static void norm_begin(const emb_tensor *x, emb_tensor *y, float *buf,
 }
 
 static void norm_finish(emb_tensor *y, const norm_io *io) {
-  if (io->buf) emb_cvt_from_f32(y->dtype, io->buf, emb_tensor_numel(y), y->data);
+  if (io->buf)
+    emb_cvt_from_f32(y->dtype, io->buf, emb_tensor_numel(y), y->data);
 }
 
 static size_t half_bytes(const emb_tensor *x) {
@@ -72,11 +73,10 @@ EMB_MOMENTS(moments_f32, float)
 EMB_MOMENTS(moments_f64, double)
 
 /* y[i] = (x[i] - m) * a + b over one contiguous run. */
-#define EMB_AFFINE(NAME, T)                                              \
-  static void NAME(const T *x, T *y, size_t n, double m, double a,       \
-                   double b) {                                           \
-    T mt = (T)m, at = (T)a, bt = (T)b;                                   \
-    for (size_t i = 0; i < n; i++) y[i] = (x[i] - mt) * at + bt;         \
+#define EMB_AFFINE(NAME, T)                                                    \
+  static void NAME(const T *x, T *y, size_t n, double m, double a, double b) { \
+    T mt = (T)m, at = (T)a, bt = (T)b;                                         \
+    for (size_t i = 0; i < n; i++) y[i] = (x[i] - mt) * at + bt;               \
   }
 EMB_AFFINE(affine_f32, float)
 EMB_AFFINE(affine_f64, double)
@@ -89,11 +89,10 @@ static void moments(const norm_io *io, size_t off, size_t n, double *mean,
     moments_f32((const float *)io->x + off, n, mean, var);
 }
 
-static void affine(const norm_io *io, size_t off, size_t n, double m,
-                   double a, double b) {
+static void affine(const norm_io *io, size_t off, size_t n, double m, double a,
+                   double b) {
   if (io->f64)
-    affine_f64((const double *)io->x + off, (double *)io->y + off, n, m, a,
-               b);
+    affine_f64((const double *)io->x + off, (double *)io->y + off, n, m, a, b);
   else
     affine_f32((const float *)io->x + off, (float *)io->y + off, n, m, a, b);
 }
@@ -118,8 +117,7 @@ static ember_status bn_init(emb_init_ctx *c) {
   if (n->opset >= 14 &&
       (st = emb_attr_int(n, "training_mode", 0, &training, c->diag)))
     return st;
-  if (n->opset < 9 &&
-      (st = emb_attr_int(n, "spatial", 1, &spatial, c->diag)))
+  if (n->opset < 9 && (st = emb_attr_int(n, "spatial", 1, &spatial, c->diag)))
     return st;
   /* is_test (opsets 1-6) is ignored: Ember runs inference, and the given
    * mean and var are the statistics to use either way. */
@@ -237,8 +235,7 @@ static ember_status bn_run(emb_run_ctx *c) {
     size_t on = emb_tensor_numel(o);
     for (size_t k = 0; k < on && k < np; k++) {
       double v = in[k];
-      if (training)
-        v = i <= 2 ? in[k] * mom + cur[k] * (1.0 - mom) : cur[k];
+      if (training) v = i <= 2 ? in[k] * mom + cur[k] * (1.0 - mom) : cur[k];
       emb_tensor_set_f64(o, k, v);
     }
   }
@@ -274,9 +271,8 @@ static ember_status in_infer(emb_infer_ctx *c) {
     for (int i = 1; i < 3; i++) {
       const emb_type *p = c->in[i];
       if (!p || p->kind != EMBER_KIND_TENSOR || p->rank < 0) continue;
-      if (p->rank != 1 ||
-          (p->dims[0].v >= 0 && x->dims[1].v >= 0 &&
-           p->dims[0].v != x->dims[1].v))
+      if (p->rank != 1 || (p->dims[0].v >= 0 && x->dims[1].v >= 0 &&
+                           p->dims[0].v != x->dims[1].v))
         return emb_op_fail(c->diag, c->node, EMBER_ERR_SHAPE,
                            "input %d must have shape [C] with C = %lld", i,
                            (long long)x->dims[1].v);
@@ -356,7 +352,7 @@ static ember_status ln_infer(emb_infer_ctx *c) {
   int axis;
   if ((st = emb_axis(n, s->axis, x->rank, &axis, c->diag))) return st;
   /* Scale and B broadcast onto X (unidirectionally). */
-  for (int i = 1; i < 3; i++) {
+  for (int i = 1; i < 3 && i < c->n_in; i++) {
     const emb_type *p = c->in[i];
     if (!p || p->kind != EMBER_KIND_TENSOR || p->rank < 0) continue;
     bool ok = p->rank <= x->rank;
@@ -402,15 +398,15 @@ static void ln_offsets(const emb_tensor *x, int axis, const emb_tensor *p,
   }
 }
 
-#define EMB_LN_ROW(NAME, T)                                                 \
-  static void NAME(const T *x, T *y, size_t inner, double m, double inv,    \
+#define EMB_LN_ROW(NAME, T)                                                  \
+  static void NAME(const T *x, T *y, size_t inner, double m, double inv,     \
                    const double *sc, const size_t *sc_off, const double *bi, \
-                   const size_t *bi_off) {                                  \
-    for (size_t j = 0; j < inner; j++) {                                    \
-      double v = ((double)x[j] - m) * inv * sc[sc_off[j]];                  \
-      if (bi) v += bi[bi_off[j]];                                           \
-      y[j] = (T)v;                                                          \
-    }                                                                       \
+                   const size_t *bi_off) {                                   \
+    for (size_t j = 0; j < inner; j++) {                                     \
+      double v = ((double)x[j] - m) * inv * sc[sc_off[j]];                   \
+      if (bi) v += bi[bi_off[j]];                                            \
+      y[j] = (T)v;                                                           \
+    }                                                                        \
   }
 EMB_LN_ROW(ln_row_f32, float)
 EMB_LN_ROW(ln_row_f64, double)
@@ -465,9 +461,9 @@ static ember_status ln_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_batchnormalization = {5, 5, 1, 5, 0, bn_init,
-                                             bn_infer, bn_run};
-const emb_opdef emb_op_instancenormalization = {3, 3, 1, 1, 0, in_init,
-                                                in_infer, in_run};
-const emb_opdef emb_op_layernormalization = {2, 3, 1, 3, 0, ln_init,
-                                             ln_infer, ln_run};
+const emb_opdef emb_op_batchnormalization = {5, 5,       1,        5,
+                                             0, bn_init, bn_infer, bn_run};
+const emb_opdef emb_op_instancenormalization = {3, 3,       1,        1,
+                                                0, in_init, in_infer, in_run};
+const emb_opdef emb_op_layernormalization = {2, 3,       1,        3,
+                                             0, ln_init, ln_infer, ln_run};

@@ -10,6 +10,7 @@
  * output position of each axis and copy rows through them.  Any element
  * type moves, through the emb_mv bracket of movement.h.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/movement.h"
@@ -77,6 +78,10 @@ static ember_status pad_amounts(const emb_node *node, emb_diag *d,
     for (int k = 0; k < rank; k++) {
       pb[k] = s->pads[k];
       pe[k] = s->pads[k + rank];
+      if (pb[k] > INT64_MAX / 4 || pb[k] < -INT64_MAX / 4 ||
+          pe[k] > INT64_MAX / 4 || pe[k] < -INT64_MAX / 4)
+        return emb_op_fail(d, node, EMBER_ERR_LIMIT,
+                           "pads on axis %d are too large", k);
     }
     return EMBER_OK;
   }
@@ -120,6 +125,12 @@ static ember_status pad_amounts(const emb_node *node, emb_diag *d,
     pb[ax[i]] = p[i];
     pe[ax[i]] = p[i + n_ax];
   }
+  /* Keep d + begin + end far from overflow; no tensor gets near. */
+  for (int k = 0; k < rank; k++)
+    if (pb[k] > INT64_MAX / 4 || pb[k] < -INT64_MAX / 4 ||
+        pe[k] > INT64_MAX / 4 || pe[k] < -INT64_MAX / 4)
+      return emb_op_fail(d, node, EMBER_ERR_LIMIT,
+                         "pads on axis %d are too large", k);
   return EMBER_OK;
 }
 
@@ -127,6 +138,10 @@ static ember_status pad_infer(emb_infer_ctx *c) {
   static const int32_t index_types[] = {EMBER_INT32, EMBER_INT64, 0};
   static const int32_t i64[] = {EMBER_INT64, 0};
   const emb_node *node = c->node;
+  for (int i = 0; i < (node->opset >= 11 ? 2 : 1); i++)
+    if (i >= c->n_in || !c->in[i])
+      return emb_op_fail(c->diag, node, EMBER_ERR_INVALID_MODEL,
+                         "input %d is required", i);
   for (int i = 0; i < c->n_in && i < 4; i++)
     if (c->in[i] && c->in[i]->kind && c->in[i]->kind != EMBER_KIND_TENSOR)
       return emb_op_fail(c->diag, node, EMBER_ERR_TYPE,

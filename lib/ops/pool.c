@@ -18,17 +18,21 @@
 #include "ops/op.h"
 #include "ops/window.h"
 
-static const int32_t float_types[] = {EMBER_FLOAT, EMBER_DOUBLE,
-                                      EMBER_FLOAT16, EMBER_BFLOAT16, 0};
-static const int32_t maxpool_types[] = {EMBER_FLOAT,   EMBER_DOUBLE,
-                                        EMBER_FLOAT16, EMBER_BFLOAT16,
-                                        EMBER_INT8,    EMBER_UINT8, 0};
+static const int32_t float_types[] = {EMBER_FLOAT, EMBER_DOUBLE, EMBER_FLOAT16,
+                                      EMBER_BFLOAT16, 0};
+static const int32_t maxpool_types[] = {EMBER_FLOAT,
+                                        EMBER_DOUBLE,
+                                        EMBER_FLOAT16,
+                                        EMBER_BFLOAT16,
+                                        EMBER_INT8,
+                                        EMBER_UINT8,
+                                        0};
 
 typedef struct pool_state {
   emb_window w;
   bool is_max;
-  bool count_pad;    /* AveragePool count_include_pad */
-  bool col_major;    /* MaxPool storage_order = 1     */
+  bool count_pad; /* AveragePool count_include_pad */
+  bool col_major; /* MaxPool storage_order = 1     */
 } pool_state;
 
 /* ------------------------------------------------------------- the plan */
@@ -93,32 +97,32 @@ static size_t col_major_offset(const pool_plan *p, size_t off) {
 /* Window walk shared by the pools: for output position o (coordinates),
  * BODY runs for every valid tap with `xo` the tap's in-plane offset.
  * Taps along the last axis are the inner loop. */
-#define POOL_WINDOW(p, o, BODY)                                            \
-  do {                                                                     \
-    int last_ = (p)->nsp - 1;                                              \
-    size_t base_ = 0, kk_[EMB_MAX_RANK];                                   \
-    bool empty_ = false;                                                   \
-    for (int d_ = 0; d_ <= last_; d_++) {                                  \
-      kk_[d_] = 0;                                                         \
-      if ((p)->taps[d_][(o)[d_]] == 0) empty_ = true;                      \
-      base_ += (p)->start[d_][(o)[d_]] * (p)->stride_in[d_];               \
-    }                                                                      \
-    size_t nl_ = (p)->taps[last_][(o)[last_]], dl_ = (p)->dil[last_];      \
-    while (!empty_) {                                                      \
-      size_t row_ = base_;                                                 \
-      for (int d_ = 0; d_ < last_; d_++)                                   \
-        row_ += kk_[d_] * (p)->dil[d_] * (p)->stride_in[d_];               \
-      for (size_t t_ = 0; t_ < nl_; t_++) {                                \
-        size_t xo = row_ + t_ * dl_;                                       \
-        BODY;                                                              \
-      }                                                                    \
-      int d_ = last_ - 1;                                                  \
-      for (; d_ >= 0; d_--) {                                              \
-        if (++kk_[d_] < (p)->taps[d_][(o)[d_]]) break;                     \
-        kk_[d_] = 0;                                                       \
-      }                                                                    \
-      if (d_ < 0) break;                                                   \
-    }                                                                      \
+#define POOL_WINDOW(p, o, BODY)                                       \
+  do {                                                                \
+    int last_ = (p)->nsp - 1;                                         \
+    size_t base_ = 0, kk_[EMB_MAX_RANK];                              \
+    bool empty_ = false;                                              \
+    for (int d_ = 0; d_ <= last_; d_++) {                             \
+      kk_[d_] = 0;                                                    \
+      if ((p)->taps[d_][(o)[d_]] == 0) empty_ = true;                 \
+      base_ += (p)->start[d_][(o)[d_]] * (p)->stride_in[d_];          \
+    }                                                                 \
+    size_t nl_ = (p)->taps[last_][(o)[last_]], dl_ = (p)->dil[last_]; \
+    while (!empty_) {                                                 \
+      size_t row_ = base_;                                            \
+      for (int d_ = 0; d_ < last_; d_++)                              \
+        row_ += kk_[d_] * (p)->dil[d_] * (p)->stride_in[d_];          \
+      for (size_t t_ = 0; t_ < nl_; t_++) {                           \
+        size_t xo = row_ + t_ * dl_;                                  \
+        BODY;                                                         \
+      }                                                               \
+      int d_ = last_ - 1;                                             \
+      for (; d_ >= 0; d_--) {                                         \
+        if (++kk_[d_] < (p)->taps[d_][(o)[d_]]) break;                \
+        kk_[d_] = 0;                                                  \
+      }                                                               \
+      if (d_ < 0) break;                                              \
+    }                                                                 \
   } while (0)
 
 static void pool_next(const pool_plan *p, size_t *o) {
@@ -128,51 +132,51 @@ static void pool_next(const pool_plan *p, size_t *o) {
   }
 }
 
-#define EMB_MAXPOOL(NAME, T, LOWEST)                                        \
-  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y,     \
-                   int64_t *ind, bool col_major) {                          \
-    for (size_t pl = 0; pl < planes; pl++) {                                \
-      const T *xp = x + pl * p->in_size;                                    \
-      size_t o[EMB_MAX_RANK] = {0};                                         \
-      for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {           \
-        T best = LOWEST;                                                    \
-        size_t at = SIZE_MAX;                                               \
-        POOL_WINDOW(p, o, {                                                 \
-          if (at == SIZE_MAX || xp[xo] > best) {                            \
-            best = xp[xo];                                                  \
-            at = xo;                                                        \
-          }                                                                 \
-        });                                                                 \
-        y[pl * p->out_size + j] = best;                                     \
-        if (ind)                                                            \
-          ind[pl * p->out_size + j] =                                       \
-              at == SIZE_MAX                                                \
-                  ? -1                                                      \
-                  : (int64_t)(pl * p->in_size +                             \
-                              (col_major ? col_major_offset(p, at) : at));  \
-      }                                                                     \
-    }                                                                       \
+#define EMB_MAXPOOL(NAME, T, LOWEST)                                       \
+  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y,    \
+                   int64_t *ind, bool col_major) {                         \
+    for (size_t pl = 0; pl < planes; pl++) {                               \
+      const T *xp = x + pl * p->in_size;                                   \
+      size_t o[EMB_MAX_RANK] = {0};                                        \
+      for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {          \
+        T best = LOWEST;                                                   \
+        size_t at = SIZE_MAX;                                              \
+        POOL_WINDOW(p, o, {                                                \
+          if (at == SIZE_MAX || xp[xo] > best) {                           \
+            best = xp[xo];                                                 \
+            at = xo;                                                       \
+          }                                                                \
+        });                                                                \
+        y[pl * p->out_size + j] = best;                                    \
+        if (ind)                                                           \
+          ind[pl * p->out_size + j] =                                      \
+              at == SIZE_MAX                                               \
+                  ? -1                                                     \
+                  : (int64_t)(pl * p->in_size +                            \
+                              (col_major ? col_major_offset(p, at) : at)); \
+      }                                                                    \
+    }                                                                      \
   }
 EMB_MAXPOOL(maxpool_f32, float, -INFINITY)
 EMB_MAXPOOL(maxpool_f64, double, -INFINITY)
 EMB_MAXPOOL(maxpool_i8, int8_t, INT8_MIN)
 EMB_MAXPOOL(maxpool_u8, uint8_t, 0)
 
-#define EMB_AVGPOOL(NAME, T)                                                \
-  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y,     \
-                   bool count_pad) {                                        \
-    for (size_t pl = 0; pl < planes; pl++) {                                \
-      const T *xp = x + pl * p->in_size;                                    \
-      size_t o[EMB_MAX_RANK] = {0};                                         \
-      for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {           \
-        double sum = 0.0;                                                   \
-        size_t cnt = 1;                                                     \
-        for (int d = 0; d < p->nsp; d++)                                    \
-          cnt *= count_pad ? p->padded[d][o[d]] : p->taps[d][o[d]];         \
-        POOL_WINDOW(p, o, sum += (double)xp[xo]);                           \
-        y[pl * p->out_size + j] = (T)(cnt ? sum / (double)cnt : NAN);       \
-      }                                                                     \
-    }                                                                       \
+#define EMB_AVGPOOL(NAME, T)                                            \
+  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y, \
+                   bool count_pad) {                                    \
+    for (size_t pl = 0; pl < planes; pl++) {                            \
+      const T *xp = x + pl * p->in_size;                                \
+      size_t o[EMB_MAX_RANK] = {0};                                     \
+      for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {       \
+        double sum = 0.0;                                               \
+        size_t cnt = 1;                                                 \
+        for (int d = 0; d < p->nsp; d++)                                \
+          cnt *= count_pad ? p->padded[d][o[d]] : p->taps[d][o[d]];     \
+        POOL_WINDOW(p, o, sum += (double)xp[xo]);                       \
+        y[pl * p->out_size + j] = (T)(cnt ? sum / (double)cnt : NAN);   \
+      }                                                                 \
+    }                                                                   \
   }
 EMB_AVGPOOL(avgpool_f32, float)
 EMB_AVGPOOL(avgpool_f64, double)
@@ -195,8 +199,7 @@ static ember_status pool_init_common(emb_init_ctx *c, bool is_max) {
                          (long long)v);
     s->col_major = v == 1;
   } else {
-    if ((st = emb_attr_int(n, "count_include_pad", 0, &v, c->diag)))
-      return st;
+    if ((st = emb_attr_int(n, "count_include_pad", 0, &v, c->diag))) return st;
     s->count_pad = v != 0;
   }
   c->node->state = s;
@@ -294,11 +297,20 @@ static ember_status pool_run(emb_run_ctx *c) {
   }
   if (s->is_max) {
     switch (dt) {
-      case EMBER_FLOAT: maxpool_f32(&p, planes, xd, yd, ip, s->col_major); break;
-      case EMBER_DOUBLE: maxpool_f64(&p, planes, xd, yd, ip, s->col_major); break;
-      case EMBER_INT8: maxpool_i8(&p, planes, xd, yd, ip, s->col_major); break;
-      case EMBER_UINT8: maxpool_u8(&p, planes, xd, yd, ip, s->col_major); break;
-      default: break;
+      case EMBER_FLOAT:
+        maxpool_f32(&p, planes, xd, yd, ip, s->col_major);
+        break;
+      case EMBER_DOUBLE:
+        maxpool_f64(&p, planes, xd, yd, ip, s->col_major);
+        break;
+      case EMBER_INT8:
+        maxpool_i8(&p, planes, xd, yd, ip, s->col_major);
+        break;
+      case EMBER_UINT8:
+        maxpool_u8(&p, planes, xd, yd, ip, s->col_major);
+        break;
+      default:
+        break;
     }
   } else if (dt == EMBER_DOUBLE) {
     avgpool_f64(&p, planes, xd, yd, s->count_pad);
@@ -325,22 +337,21 @@ static ember_status global_infer(emb_infer_ctx *c) {
   return EMBER_OK;
 }
 
-#define EMB_GLOBAL(NAME, T)                                             \
-  static void NAME(const T *x, T *y, size_t planes, size_t len,         \
-                   bool is_max) {                                       \
-    for (size_t pl = 0; pl < planes; pl++) {                            \
-      const T *xp = x + pl * len;                                       \
-      if (is_max) {                                                     \
-        T m = len ? xp[0] : (T)-INFINITY;                               \
-        for (size_t i = 1; i < len; i++)                                \
-          if (xp[i] > m) m = xp[i];                                     \
-        y[pl] = m;                                                      \
-      } else {                                                          \
-        double s = 0.0;                                                 \
-        for (size_t i = 0; i < len; i++) s += (double)xp[i];            \
-        y[pl] = (T)(len ? s / (double)len : NAN);                       \
-      }                                                                 \
-    }                                                                   \
+#define EMB_GLOBAL(NAME, T)                                                    \
+  static void NAME(const T *x, T *y, size_t planes, size_t len, bool is_max) { \
+    for (size_t pl = 0; pl < planes; pl++) {                                   \
+      const T *xp = x + pl * len;                                              \
+      if (is_max) {                                                            \
+        T m = len ? xp[0] : (T)-INFINITY;                                      \
+        for (size_t i = 1; i < len; i++)                                       \
+          if (xp[i] > m) m = xp[i];                                            \
+        y[pl] = m;                                                             \
+      } else {                                                                 \
+        double s = 0.0;                                                        \
+        for (size_t i = 0; i < len; i++) s += (double)xp[i];                   \
+        y[pl] = (T)(len ? s / (double)len : NAN);                              \
+      }                                                                        \
+    }                                                                          \
   }
 EMB_GLOBAL(global_f32, float)
 EMB_GLOBAL(global_f64, double)
@@ -410,26 +421,26 @@ static ember_status lrn_infer(emb_infer_ctx *c) {
 
 /* The channel window of c is [c - (size-1)/2, c + ceil((size-1)/2)],
  * clipped; sums of squares are kept per spatial position in `acc`. */
-#define EMB_LRN(NAME, T, POW)                                              \
-  static void NAME(const lrn_state *s, const T *x, T *y, size_t nb,        \
-                   size_t ch, size_t sp, T *acc) {                         \
-    size_t before = (size_t)(s->size - 1) / 2;                             \
-    size_t after = (size_t)s->size / 2; /* ceil((size - 1) / 2) */          \
-    T scale = (T)s->alpha / (T)s->size;                                    \
-    for (size_t b = 0; b < nb; b++)                                        \
-      for (size_t cc = 0; cc < ch; cc++) {                                 \
-        size_t lo = cc > before ? cc - before : 0;                         \
-        size_t hi = cc + after < ch ? cc + after : ch - 1;                 \
-        for (size_t i = 0; i < sp; i++) acc[i] = 0;                        \
-        for (size_t k = lo; k <= hi; k++) {                                \
-          const T *xk = x + (b * ch + k) * sp;                             \
-          for (size_t i = 0; i < sp; i++) acc[i] += xk[i] * xk[i];         \
-        }                                                                  \
-        const T *xc = x + (b * ch + cc) * sp;                              \
-        T *yc = y + (b * ch + cc) * sp;                                    \
-        for (size_t i = 0; i < sp; i++)                                    \
-          yc[i] = xc[i] / POW((T)s->bias + scale * acc[i], (T)s->beta);    \
-      }                                                                    \
+#define EMB_LRN(NAME, T, POW)                                                  \
+  static void NAME(const lrn_state *s, const T *x, T *y, size_t nb, size_t ch, \
+                   size_t sp, T *acc) {                                        \
+    size_t before = (size_t)(s->size - 1) / 2;                                 \
+    size_t after = (size_t)s->size / 2; /* ceil((size - 1) / 2) */             \
+    T scale = (T)s->alpha / (T)s->size;                                        \
+    for (size_t b = 0; b < nb; b++)                                            \
+      for (size_t cc = 0; cc < ch; cc++) {                                     \
+        size_t lo = cc > before ? cc - before : 0;                             \
+        size_t hi = cc + after < ch ? cc + after : ch - 1;                     \
+        for (size_t i = 0; i < sp; i++) acc[i] = 0;                            \
+        for (size_t k = lo; k <= hi; k++) {                                    \
+          const T *xk = x + (b * ch + k) * sp;                                 \
+          for (size_t i = 0; i < sp; i++) acc[i] += xk[i] * xk[i];             \
+        }                                                                      \
+        const T *xc = x + (b * ch + cc) * sp;                                  \
+        T *yc = y + (b * ch + cc) * sp;                                        \
+        for (size_t i = 0; i < sp; i++)                                        \
+          yc[i] = xc[i] / POW((T)s->bias + scale * acc[i], (T)s->beta);        \
+      }                                                                        \
   }
 EMB_LRN(lrn_f32, float, powf)
 EMB_LRN(lrn_f64, double, pow)
@@ -460,12 +471,12 @@ static ember_status lrn_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_maxpool = {1, 1, 1, 2, 0, maxpool_init, pool_infer,
-                                  pool_run};
-const emb_opdef emb_op_averagepool = {1, 1, 1, 1, 0, averagepool_init,
-                                      pool_infer, pool_run};
-const emb_opdef emb_op_globalaveragepool = {1, 1, 1, 1, 0, NULL, global_infer,
-                                            globalaveragepool_run};
-const emb_opdef emb_op_globalmaxpool = {1, 1, 1, 1, 0, NULL, global_infer,
-                                        globalmaxpool_run};
+const emb_opdef emb_op_maxpool = {1,          1,       1, 2, 0, maxpool_init,
+                                  pool_infer, pool_run};
+const emb_opdef emb_op_averagepool = {
+    1, 1, 1, 1, 0, averagepool_init, pool_infer, pool_run};
+const emb_opdef emb_op_globalaveragepool = {
+    1, 1, 1, 1, 0, NULL, global_infer, globalaveragepool_run};
+const emb_opdef emb_op_globalmaxpool = {
+    1, 1, 1, 1, 0, NULL, global_infer, globalmaxpool_run};
 const emb_opdef emb_op_lrn = {1, 1, 1, 1, 0, lrn_init, lrn_infer, lrn_run};

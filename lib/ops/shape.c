@@ -160,6 +160,15 @@ static ember_status need_tensor(emb_infer_ctx *c, int i) {
   return EMBER_OK;
 }
 
+/* The first n inputs are required: an omitted one ("") is a model error. */
+static ember_status need_inputs(emb_infer_ctx *c, int n) {
+  for (int i = 0; i < n; i++)
+    if (i >= c->n_in || !c->in[i])
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                         "input %d is required", i);
+  return EMBER_OK;
+}
+
 /* Input i must be an integer tensor (int32 or int64, or only int64). */
 static ember_status need_index_type(emb_infer_ctx *c, int i, bool only64) {
   static const int32_t i64[] = {EMBER_INT64, 0};
@@ -370,11 +379,10 @@ static ember_status concat_infer(emb_infer_ctx *c) {
       }
       emb_dim e = c->in[i]->dims[k];
       if (k == ax) {
-        if (e.v < 0 || !sum_known) {
+        if (e.v < 0 || !sum_known || e.v > INT64_MAX - sum)
           sum_known = false;
-        } else {
+        else
           sum += e.v;
-        }
         continue;
       }
       if (first) {
@@ -533,6 +541,9 @@ static ember_status split_make_plan(emb_infer_ctx *c, int64_t dim,
       if (v < 0)
         return emb_op_fail(c->diag, c->node, value_status(c),
                            "'split' has a negative size %lld", (long long)v);
+      if (v > INT64_MAX - sum)
+        return emb_op_fail(c->diag, c->node, EMBER_ERR_LIMIT,
+                           "the split sizes overflow");
       sum += v;
     }
     if (dim >= 0 && sum != dim)
@@ -546,6 +557,7 @@ static ember_status split_make_plan(emb_infer_ctx *c, int64_t dim,
 }
 
 static ember_status split_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   const split_state *s = c->node->state;
   ember_status st = need_tensor(c, 0);
   if (!st) st = no_packed(c, 0);
@@ -774,6 +786,7 @@ static ember_status slice_resolve(const emb_node *node, emb_diag *d,
 }
 
 static ember_status slice_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, c->node->opset >= 10 ? 3 : 1)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (!st) st = no_packed(c, 0);
   for (int i = 1; !st && i < 5 && i < c->n_in; i++)
@@ -926,6 +939,7 @@ static bool reshape_counts(const emb_type *in, const emb_dim *out,
 }
 
 static ember_status reshape_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 2)) return c->diag->status;
   const reshape_state *s = c->node->state;
   ember_status st = need_tensor(c, 0);
   if (!st) st = need_index_type(c, 1, true);
@@ -1017,6 +1031,7 @@ static ember_status flatten_init(emb_init_ctx *c) {
 }
 
 static ember_status flatten_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   const axis_state *s = c->node->state;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
@@ -1081,6 +1096,7 @@ static void transpose_perm(const transpose_state *s, int rank, int *perm) {
 }
 
 static ember_status transpose_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   const transpose_state *s = c->node->state;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
@@ -1193,6 +1209,7 @@ static ember_status squeeze_init(emb_init_ctx *c) {
 }
 
 static ember_status squeeze_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
   int32_t dt = in_dtype(c, 0);
@@ -1244,6 +1261,7 @@ static ember_status unsqueeze_init(emb_init_ctx *c) {
 }
 
 static ember_status unsqueeze_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, c->node->opset >= 13 ? 2 : 1)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
   int32_t dt = in_dtype(c, 0);
@@ -1290,6 +1308,7 @@ const emb_opdef emb_op_unsqueeze = {1, 2, 1, 1, 0,
 /* ============================================================= Expand */
 
 static ember_status expand_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 2)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (!st) st = no_packed(c, 0);
   if (!st) st = need_index_type(c, 1, true);
@@ -1382,6 +1401,7 @@ static void shape_range(const shape_state *s, int rank, int *lo, int *hi) {
 }
 
 static ember_status shape_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   const shape_state *s = c->node->state;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
@@ -1413,6 +1433,7 @@ const emb_opdef emb_op_shape = {1, 1, 1, 1, 0, shape_init, shape_infer,
                                 shape_run};
 
 static ember_status size_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (st) return st;
   emb_type_tensor(&c->out[0], EMBER_INT64, 0, NULL);
@@ -1597,6 +1618,7 @@ static ember_status cos_init(emb_init_ctx *c) {
 }
 
 static ember_status cos_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 1)) return c->diag->status;
   const cos_state *s = c->node->state;
   ember_status st = need_index_type(c, 0, true);
   if (st) return st;
@@ -1657,7 +1679,8 @@ static ember_status cos_run(emb_run_ctx *c) {
     for (int k = 0; k < 8; k += bits) b |= (uint8_t)(v << k);
     memset(out->data, b, out->nbytes);
     size_t used = (n * (size_t)bits) % 8;
-    if (used) ((uint8_t *)out->data)[out->nbytes - 1] &= (uint8_t)((1u << used) - 1);
+    if (used)
+      ((uint8_t *)out->data)[out->nbytes - 1] &= (uint8_t)((1u << used) - 1);
   } else {
     ember_xx_fill__scalar((size_t)bits / 8, n, s->value->data, out->data);
   }
@@ -1712,6 +1735,7 @@ static ember_status range_count(const emb_node *node, emb_diag *d,
 }
 
 static ember_status range_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, 3)) return c->diag->status;
   for (int i = 0; i < 3; i++) {
     ember_status st = need_tensor(c, i);
     if (!st) st = emb_infer_check_dtype(c, i, range_types);
@@ -1807,6 +1831,7 @@ static ember_status tile_repeats(const emb_node *node, emb_diag *d,
 }
 
 static ember_status tile_infer(emb_infer_ctx *c) {
+  if (need_inputs(c, c->node->opset >= 6 ? 2 : 3)) return c->diag->status;
   ember_status st = need_tensor(c, 0);
   if (!st) st = no_packed(c, 0);
   if (!st && c->node->opset >= 6) st = need_index_type(c, 1, true);

@@ -67,38 +67,37 @@ static ember_status sm_infer(emb_infer_ctx *c) {
   return emb_infer_same(c);
 }
 
-#define EMB_SOFTMAX(NAME, T, EXP, LOG)                                      \
-  static void NAME(const T *x, T *y, size_t outer, size_t len,              \
-                   size_t inner, bool take_log, T *mx, double *sum) {      \
-    for (size_t o = 0; o < outer; o++) {                                    \
-      const T *xo = x + o * len * inner;                                    \
-      T *yo = y + o * len * inner;                                          \
-      for (size_t i = 0; i < inner; i++) {                                  \
-        mx[i] = xo[i];                                                      \
-        sum[i] = 0.0;                                                       \
-      }                                                                     \
-      for (size_t l = 1; l < len; l++)                                      \
-        for (size_t i = 0; i < inner; i++)                                  \
-          if (xo[l * inner + i] > mx[i]) mx[i] = xo[l * inner + i];         \
-      for (size_t l = 0; l < len; l++)                                      \
-        for (size_t i = 0; i < inner; i++) {                                \
-          T e = EXP(xo[l * inner + i] - mx[i]);                             \
-          sum[i] += (double)e;                                              \
-          if (!take_log) yo[l * inner + i] = e;                                \
-        }                                                                   \
-      if (take_log) {                                                       \
-        for (size_t i = 0; i < inner; i++) sum[i] = (double)LOG((T)sum[i]); \
-        for (size_t l = 0; l < len; l++)                                    \
-          for (size_t i = 0; i < inner; i++)                                \
-            yo[l * inner + i] =                                             \
-                (T)((xo[l * inner + i] - mx[i]) - (T)sum[i]);               \
-      } else {                                                              \
-        for (size_t i = 0; i < inner; i++) sum[i] = 1.0 / sum[i];           \
-        for (size_t l = 0; l < len; l++)                                    \
-          for (size_t i = 0; i < inner; i++)                                \
-            yo[l * inner + i] = (T)(yo[l * inner + i] * sum[i]);            \
-      }                                                                     \
-    }                                                                       \
+#define EMB_SOFTMAX(NAME, T, EXP, LOG)                                        \
+  static void NAME(const T *x, T *y, size_t outer, size_t len, size_t inner,  \
+                   bool take_log, T *mx, double *sum) {                       \
+    for (size_t o = 0; o < outer; o++) {                                      \
+      const T *xo = x + o * len * inner;                                      \
+      T *yo = y + o * len * inner;                                            \
+      for (size_t i = 0; i < inner; i++) {                                    \
+        mx[i] = xo[i];                                                        \
+        sum[i] = 0.0;                                                         \
+      }                                                                       \
+      for (size_t l = 1; l < len; l++)                                        \
+        for (size_t i = 0; i < inner; i++)                                    \
+          if (xo[l * inner + i] > mx[i]) mx[i] = xo[l * inner + i];           \
+      for (size_t l = 0; l < len; l++)                                        \
+        for (size_t i = 0; i < inner; i++) {                                  \
+          T e = EXP(xo[l * inner + i] - mx[i]);                               \
+          sum[i] += (double)e;                                                \
+          if (!take_log) yo[l * inner + i] = e;                               \
+        }                                                                     \
+      if (take_log) {                                                         \
+        for (size_t i = 0; i < inner; i++) sum[i] = (double)LOG((T)sum[i]);   \
+        for (size_t l = 0; l < len; l++)                                      \
+          for (size_t i = 0; i < inner; i++)                                  \
+            yo[l * inner + i] = (T)((xo[l * inner + i] - mx[i]) - (T)sum[i]); \
+      } else {                                                                \
+        for (size_t i = 0; i < inner; i++) sum[i] = 1.0 / sum[i];             \
+        for (size_t l = 0; l < len; l++)                                      \
+          for (size_t i = 0; i < inner; i++)                                  \
+            yo[l * inner + i] = (T)(yo[l * inner + i] * sum[i]);              \
+      }                                                                       \
+    }                                                                         \
   }
 EMB_SOFTMAX(softmax_f32, float, expf, logf)
 EMB_SOFTMAX(softmax_f64, double, exp, log)
@@ -133,8 +132,7 @@ static ember_status sm_run(emb_run_ctx *c) {
     softmax_f64(x->data, y->data, outer, len, inner, s->log, (double *)mem,
                 sum);
   } else if (!half) {
-    softmax_f32(x->data, y->data, outer, len, inner, s->log, (float *)mem,
-                sum);
+    softmax_f32(x->data, y->data, outer, len, inner, s->log, (float *)mem, sum);
   } else {
     float *buf = (float *)(mem + aux_b);
     emb_cvt_to_f32(x->dtype, x->data, num, buf);
@@ -144,7 +142,7 @@ static ember_status sm_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_softmax = {1, 1, 1, 1, 0, softmax_init, sm_infer,
-                                  sm_run};
-const emb_opdef emb_op_logsoftmax = {1, 1, 1, 1, 0, logsoftmax_init,
+const emb_opdef emb_op_softmax = {1,        1,     1, 1, 0, softmax_init,
+                                  sm_infer, sm_run};
+const emb_opdef emb_op_logsoftmax = {1,        1,     1, 1, 0, logsoftmax_init,
                                      sm_infer, sm_run};

@@ -13,8 +13,12 @@
 
 #include "ops/op.h"
 
-enum { EMB_AUTOPAD_NOTSET, EMB_AUTOPAD_SAME_UPPER, EMB_AUTOPAD_SAME_LOWER,
-       EMB_AUTOPAD_VALID };
+enum {
+  EMB_AUTOPAD_NOTSET,
+  EMB_AUTOPAD_SAME_UPPER,
+  EMB_AUTOPAD_SAME_LOWER,
+  EMB_AUTOPAD_VALID
+};
 
 /* Window attributes as written in the model.  nsp is the number of
  * spatial axes when the attributes fix it (kernel_shape, strides, ...),
@@ -88,19 +92,20 @@ static ember_status emb_window_parse(const emb_node *n, bool kernel_required,
   else
     return emb_op_fail(d, n, EMBER_ERR_INVALID_MODEL,
                        "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER "
-                       "or VALID", ap);
+                       "or VALID",
+                       ap);
   if ((st = emb_window_list(n, "kernel_shape", 1, 1, 1, &w->nsp, w->kernel,
                             &w->has_kernel, d)))
     return st;
   if (kernel_required && !w->has_kernel)
     return emb_op_fail(d, n, EMBER_ERR_INVALID_MODEL,
                        "attribute 'kernel_shape' is required");
-  if ((st = emb_window_list(n, "strides", 1, 1, 1, &w->nsp, w->strides,
-                            NULL, d)) ||
+  if ((st = emb_window_list(n, "strides", 1, 1, 1, &w->nsp, w->strides, NULL,
+                            d)) ||
       (st = emb_window_list(n, "dilations", 1, 1, 1, &w->nsp, w->dilations,
                             NULL, d)) ||
-      (st = emb_window_list(n, "pads", 2, 0, 0, &w->nsp, w->pads,
-                            &w->has_pads, d)))
+      (st = emb_window_list(n, "pads", 2, 0, 0, &w->nsp, w->pads, &w->has_pads,
+                            d)))
     return st;
   if (ceil) {
     int64_t cm;
@@ -117,11 +122,13 @@ static ember_status emb_window_axes(const emb_node *n, const emb_window *w,
   if (rank < 3)
     return emb_op_fail(d, n, EMBER_ERR_SHAPE,
                        "input must have rank 3 or more (N, C, spatial...), "
-                       "not %d", rank);
+                       "not %d",
+                       rank);
   if (w->nsp >= 0 && w->nsp != rank - 2)
     return emb_op_fail(d, n, EMBER_ERR_SHAPE,
                        "the attributes describe %d spatial axes but the "
-                       "input has %d", w->nsp, rank - 2);
+                       "input has %d",
+                       w->nsp, rank - 2);
   return EMBER_OK;
 }
 
@@ -155,8 +162,7 @@ static ember_status emb_window_resolve(const emb_node *n, const emb_window *w,
       out = emb_div_ceil(in, s);
       int64_t total = (out - 1) * s + dk - in;
       if (total < 0) total = 0;
-      pb = w->autopad == EMB_AUTOPAD_SAME_UPPER ? total / 2
-                                                : total - total / 2;
+      pb = w->autopad == EMB_AUTOPAD_SAME_UPPER ? total / 2 : total - total / 2;
       pe = total - pb;
       break;
     }
