@@ -379,7 +379,9 @@ static ember_status emb_bind_input(ember_session *s, int vi,
   emb_diag *d = &s->diag;
   if (in->kind == EMBER_KIND_TENSOR) {
     const ember_tensor *x = &in->tensor;
-    if (t->kind && t->kind != EMBER_KIND_TENSOR)
+    if (t->kind && t->kind != EMBER_KIND_TENSOR &&
+        !(t->kind == EMBER_KIND_OPTIONAL &&
+          (!t->elem_kind || t->elem_kind == EMBER_KIND_TENSOR)))
       return emb_fail(d, EMBER_ERR_TYPE,
                       "input '%s': the model expects a %s, got a tensor",
                       v->name, t->kind == EMBER_KIND_SEQUENCE ? "sequence"

@@ -23,6 +23,7 @@ void emb_session_env_free(emb_session *s) {
 
 void *emb_scratch(emb_run_ctx *c, size_t bytes) {
   emb_session *s = c->session;
+  if (bytes < 64) bytes = 64; /* never NULL for a zero-byte request */
   if (bytes > s->scratch_cap) {
     void *p = realloc(s->scratch, bytes);
     if (!p) {
@@ -187,8 +188,9 @@ ember_status emb_exec_graph(emb_session *s, emb_frame *f) {
       in[k] = NULL;
       if (v < 0) continue;
       if (f->vals[v].kind == EMB_VK_EMPTY) {
-        /* An optional graph input the caller did not give, or a bug. */
-        if (g->vals[v].input_index >= 0) continue;
+        /* An optional input the caller did not give (directly or through
+         * the enclosing graph); the op sees NULL. */
+        if (g->vals[v].input_index >= 0 || g->vals[v].outer >= 0) continue;
         return emb_op_fail(s->diag, n, EMBER_ERR_RUNTIME,
                            "input '%s' has no value", g->vals[v].name);
       }

@@ -44,6 +44,8 @@ static ember_status emb_prepare_subgraphs(emb_ir *ir, emb_graph *g,
       for (int v = 0; v < sg->n_vals; v++) {
         if (sg->vals[v].outer < 0) continue;
         sg->vals[v].type = g->vals[sg->vals[v].outer].type;
+        /* A captured constant is a constant in the body too. */
+        sg->vals[v].konst = g->vals[sg->vals[v].outer].konst;
       }
       ember_status st = emb_graph_prepare(ir, sg, d);
       if (st) {

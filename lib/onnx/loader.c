@@ -731,6 +731,10 @@ static ember_status emb_conv_graph(emb_loader *L, const Emberpb__Graph *gp,
     int v = emb_graph_find(g, vi->name);
     if (v >= 0 && g->vals[v].konst) { /* initializer with a default */
       g->vals[v].has_default = true;
+      if (is_main) continue;
+      /* A subgraph binds inputs by position: keep it in the list. */
+      g->vals[v].input_index = g->n_inputs;
+      g->inputs[g->n_inputs++] = v;
       continue;
     }
     v = emb_graph_add_val(g, vi->name, L->d);

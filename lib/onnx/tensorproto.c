@@ -212,11 +212,16 @@ ember_status emb_tensor_from_pb(const void *proto, emb_arena *arena,
   if (dt != EMBER_STRING && !external && !tp->has_raw_data) {
     size_t have = tp->n_float_data + tp->n_int32_data + tp->n_int64_data +
                   tp->n_double_data + tp->n_uint64_data;
-    if (have < n / 2 && n > 0)
+    /* Sub-byte types hold one packed byte per value; complex two values
+     * per element. */
+    size_t need = emb_dtype_bits(dt) < 8 ? bytes
+                  : (dt == EMBER_COMPLEX64 || dt == EMBER_COMPLEX128) ? 2 * n
+                                                                     : n;
+    if (have < need)
       return emb_fail(d, EMBER_ERR_INVALID_MODEL,
-                      "tensor '%s': shape needs %zu elements but the file "
+                      "tensor '%s': shape needs %zu values but the file "
                       "holds %zu",
-                      emb_tname(tp), n, have);
+                      emb_tname(tp), need, have);
   }
   t.data = emb_talloc(arena, bytes);
   if (!t.data)

@@ -59,9 +59,9 @@ static ember_status conv_init_common(emb_init_ctx *c, bool transpose) {
         return emb_op_fail(c->diag, n, EMBER_ERR_INVALID_MODEL,
                            "output_shape has %zu values", s->n_out_shape);
       for (size_t i = 0; i < s->n_out_shape; i++) {
-        if (os[i] < 0)
+        if (os[i] < 0 || os[i] > EMB_WINDOW_MAX)
           return emb_op_fail(c->diag, n, EMBER_ERR_INVALID_MODEL,
-                             "output_shape has the negative value %lld",
+                             "output_shape has the invalid value %lld",
                              (long long)os[i]);
         s->out_shape[i] = os[i];
       }
@@ -88,6 +88,10 @@ static ember_status convt_axis(const emb_node *n, const conv_state *s, int i,
                                emb_window_axis *ax, emb_diag *d) {
   const emb_window *w = &s->w;
   int64_t st = w->strides[i], dil = w->dilations[i], op = s->out_pad[i];
+  if (in > EMB_WINDOW_MAX || k > EMB_WINDOW_MAX)
+    return emb_op_fail(d, n, EMBER_ERR_LIMIT,
+                       "spatial axis %d: size %lld or kernel %lld too large", i,
+                       (long long)in, (long long)k);
   int64_t full = st * (in - 1) + op + (k - 1) * dil + 1;
   int64_t out, pb = 0, pe = 0;
   bool split = true;

@@ -5,9 +5,9 @@
  * matrices; GridSample reads the input at such normalized positions, for
  * any number of spatial axes, with nearest (round half to even), N-linear
  * or N-cubic (a = -0.75) interpolation and zeros / border / reflection
- * padding.  The semantics are PyTorch's grid_sample: linear and nearest
- * positions are padded first (clamped or reflected into the image) and
- * then read with zeros outside; cubic pads each of its 4 taps per axis.
+ * padding, following PyTorch's grid_sample as the ONNX reference does: a
+ * position beyond the border range is first clamped (border) or
+ * reflected (reflection) into it, then every tap is padded again.
  * For each output position the taps of all axes are combined once into
  * (offset, weight) pairs, which every channel then reuses.  float32 and
  * float64 run directly, float16 / bfloat16 through float32; the grid may
@@ -125,30 +125,25 @@ static ember_status gs_infer(emb_infer_ctx *c) {
   return EMBER_OK;
 }
 
-/* PyTorch's reflection of a coordinate into [lo2/2, hi2/2]. */
-static double gs_reflect(double x, double lo2, double hi2) {
-  if (lo2 == hi2) return 0;
-  double mn = lo2 / 2, span = (hi2 - lo2) / 2;
-  x = fabs(x - mn);
-  double extra = fmod(x, span), flips = floor(x / span);
-  return fmod(flips, 2) == 0 ? extra + mn : span - extra + mn;
+/* Reflect x at the borders of [lo, hi] until it falls inside. */
+static double gs_reflect(double x, double lo, double hi) {
+  double span = hi - lo;
+  if (!(span > 0)) return lo;
+  if (x >= lo && x <= hi) return x;
+  double dx = x < lo ? lo - x : x - hi;
+  double r = fmod(dx, span);
+  bool even = fmod(floor(dx / span), 2) == 0;
+  if (x < lo) return even ? lo + r : hi - r;
+  return even ? hi - r : lo + r;
 }
 
-static double gs_clip(double x, int64_t size) {
-  if (!(x > 0)) return 0; /* NaN too */
-  double hi = (double)(size - 1);
-  return x > hi ? hi : x;
-}
-
-/* Padding applied to a (possibly fractional) coordinate. */
-static double gs_pad(const gs_state *s, double x, int64_t size) {
-  if (s->pad == GS_BORDER) return gs_clip(x, size);
-  if (s->pad == GS_REFLECTION) {
-    double v = s->align ? gs_reflect(x, 0, 2.0 * (double)(size - 1))
-                        : gs_reflect(x, -1, 2.0 * (double)size - 1);
-    return gs_clip(v, size);
-  }
-  return x;
+/* Input index read for integer tap i (-1: reads zero). */
+static int64_t gs_tap(const gs_state *s, double i, int64_t size, double lo,
+                      double hi) {
+  if (s->pad == GS_REFLECTION) i = trunc(gs_reflect(i, lo, hi));
+  double last = (double)(size - 1);
+  if (s->pad != GS_ZEROS) i = i < 0 ? 0 : i > last ? last : i;
+  return i >= 0 && i <= last ? (int64_t)i : -1;
 }
 
 static double gs_cubic1(double x, double a) { /* |x| <= 1 */
@@ -159,46 +154,54 @@ static double gs_cubic2(double x, double a) { /* 1 < |x| < 2 */
 }
 
 /* Taps of one axis for normalized coordinate g: input indices (-1 for a
- * tap reading zero) and weights; returns their number. */
+ * tap reading zero) and weights; returns their number.  The position is
+ * unnormalized (to float precision, as the ONNX reference keeps it),
+ * rounded for nearest, and, when it lies beyond the border range (the
+ * outer pixel edges, or centres with align_corners), clamped into the
+ * image or reflected back into the range; then each tap is padded. */
 static int gs_axis_taps(const gs_state *s, double g, int64_t size,
                         int64_t *idx, double *w) {
-  double x = s->align ? (g + 1) / 2 * (double)(size - 1)
-                      : ((g + 1) * (double)size - 1) / 2;
-  if (s->mode == GS_CUBIC) {
-    if (!isfinite(x)) x = -4; /* every tap outside */
-    if (x > 4e15) x = 4e15;
-    if (x < -4e15) x = -4e15;
-    double f = floor(x), t = x - f, a = -0.75;
-    double cw[4] = {gs_cubic2(t + 1, a), gs_cubic1(t, a),
-                    gs_cubic1(1 - t, a), gs_cubic2(2 - t, a)};
-    for (int k = 0; k < 4; k++) {
-      double p = gs_pad(s, f - 1 + k, size);
-      int64_t i = (int64_t)p;
-      idx[k] = (p >= 0 && p <= (double)(size - 1) && p == p) ? i : -1;
-      w[k] = cw[k];
-    }
-    return 4;
-  }
-  x = gs_pad(s, x, size);
+  double n = (double)size;
+  double lo = s->align ? 0 : -0.5, hi = s->align ? n - 1 : n - 0.5;
+  double x = (float)(s->align ? (g + 1) / 2 * (n - 1)
+                              : ((g + 1) * n - 1) / 2);
+  int per = s->mode == GS_CUBIC ? 4 : s->mode == GS_LINEAR ? 2 : 1;
   if (!isfinite(x)) {
-    idx[0] = -1;
-    w[0] = 0;
-    return 1;
+    for (int k = 0; k < per; k++) {
+      idx[k] = -1;
+      w[k] = 0;
+    }
+    return per;
   }
-  if (x > 4e15) x = 4e15;
+  if (x > 4e15) x = 4e15; /* keep floor() and the taps exact */
   if (x < -4e15) x = -4e15;
+  if (s->mode == GS_NEAREST) x = nearbyint(x);
+  if (x < lo || x > hi) {
+    if (s->pad == GS_BORDER)
+      x = x < 0 ? 0 : x > n - 1 ? n - 1 : x;
+    else if (s->pad == GS_REFLECTION)
+      x = gs_reflect(x, lo, hi);
+  }
   if (s->mode == GS_NEAREST) {
-    double r = nearbyint(x);
-    idx[0] = (r >= 0 && r < (double)size) ? (int64_t)r : -1;
+    idx[0] = gs_tap(s, trunc(x), size, lo, hi);
     w[0] = 1;
     return 1;
   }
   double f = floor(x), t = x - f;
-  idx[0] = (f >= 0 && f < (double)size) ? (int64_t)f : -1;
-  idx[1] = (f + 1 >= 0 && f + 1 < (double)size) ? (int64_t)f + 1 : -1;
-  w[0] = 1 - t;
-  w[1] = t;
-  return 2;
+  if (s->mode == GS_LINEAR) {
+    idx[0] = gs_tap(s, f, size, lo, hi);
+    idx[1] = gs_tap(s, f + 1, size, lo, hi);
+    w[0] = 1 - t;
+    w[1] = t;
+    return 2;
+  }
+  const double a = -0.75;
+  w[0] = gs_cubic2(t + 1, a);
+  w[1] = gs_cubic1(t, a);
+  w[2] = gs_cubic1(1 - t, a);
+  w[3] = gs_cubic2(2 - t, a);
+  for (int k = 0; k < 4; k++) idx[k] = gs_tap(s, f - 1 + k, size, lo, hi);
+  return 4;
 }
 
 static double gs_get(const emb_tensor *t, size_t i) {
@@ -251,7 +254,8 @@ static ember_status gs_run(emb_run_ctx *c) {
   }
   bool half = emb_is_half(x->dtype);
   size_t xn = emb_tensor_numel(x);
-  size_t tab = emb_align64(combos * (sizeof(size_t) + sizeof(double)));
+  size_t tab = emb_align64(combos * sizeof(size_t)) +
+               emb_align64(combos * sizeof(double));
   size_t hb = half ? emb_align64(xn * 4) + emb_align64(yn * 4) : 0;
   char *mem = emb_scratch(c, tab + hb);
   if (!mem) return c->diag->status ? c->diag->status : EMBER_ERR_OUT_OF_MEMORY;

@@ -167,7 +167,8 @@ ember_status emb_infer_same(emb_infer_ctx *c) {
 
 ember_status emb_infer_check_dtype(emb_infer_ctx *c, int i,
                                    const int32_t *allowed) {
-  if (i >= c->n_in || !c->in[i] || !c->in[i]->kind || !allowed)
+  if (i >= c->n_in || !c->in[i] || !c->in[i]->kind || !c->in[i]->dtype ||
+      !allowed)
     return EMBER_OK;
   for (const int32_t *a = allowed; *a; a++)
     if (c->in[i]->dtype == *a) return EMBER_OK;

@@ -257,12 +257,14 @@ static ember_status pad_run(emb_run_ctx *c) {
   size_t es = m.esize;
   ptrdiff_t is[EMB_MAX_RANK], ds[EMB_MAX_RANK];
   {
-    ptrdiff_t a = (ptrdiff_t)es, b = (ptrdiff_t)es;
+    /* Unsigned: an empty input may have dims whose product overflows; its
+     * strides are then never used. */
+    size_t a = es, b = es;
     for (int k = rank - 1; k >= 0; k--) {
-      is[k] = a;
-      ds[k] = b;
-      a *= (ptrdiff_t)in->dims[k];
-      b *= (ptrdiff_t)out->dims[k];
+      is[k] = (ptrdiff_t)a;
+      ds[k] = (ptrdiff_t)b;
+      a *= (size_t)in->dims[k];
+      b *= (size_t)out->dims[k];
     }
   }
   if (s->mode == PAD_CONSTANT) {

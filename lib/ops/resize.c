@@ -428,15 +428,19 @@ static int64_t clamp_index(double v, int64_t n) {
   return (int64_t)v;
 }
 
-static int64_t nearest_index(int mode, double x, int64_t n) {
-  double r;
+/* The input index nearest_mode picks for coordinate x, before clamping
+ * into the input. */
+static double nearest_raw(int mode, double x) {
   switch (mode) {
-    case NM_ROUND_PREFER_FLOOR: r = ceil(x - 0.5); break;
-    case NM_ROUND_PREFER_CEIL: r = floor(x + 0.5); break;
-    case NM_FLOOR: r = floor(x); break;
-    default: r = ceil(x); break;
+    case NM_ROUND_PREFER_FLOOR: return ceil(x - 0.5);
+    case NM_ROUND_PREFER_CEIL: return floor(x + 0.5);
+    case NM_FLOOR: return floor(x);
+    default: return ceil(x);
   }
-  return clamp_index(r, n);
+}
+
+static int64_t nearest_index(int mode, double x, int64_t n) {
+  return clamp_index(nearest_raw(mode, x), n);
 }
 
 /* The filter of the linear/cubic modes. */
@@ -612,6 +616,8 @@ static ember_status resize_run_geom(emb_run_ctx *c, const resize_state *s,
   return resize_geometry(c->node, c->diag, s, true, x->rank, x->dims, &a, g);
 }
 
+static void narrow(const double *src, emb_tensor *y);
+
 /* Copy one esize-byte element. */
 static inline void put_elem(char *dst, const char *src, size_t es) {
   switch (es) {
@@ -644,11 +650,16 @@ static ember_status resize_nearest(emb_run_ctx *c, const resize_state *s,
     for (int64_t j = 0; j < g->out[k]; j++) {
       bool outside = false;
       int64_t i = j;
+      bool zero = false;
       if (g->resized[k]) {
         double v = resize_coord(s, g, k, j, &outside);
-        i = nearest_index(s->nearest, v, g->in[k]);
+        double r = nearest_raw(s->nearest, v);
+        /* exclude_outside leaves a nearest neighbour outside the input
+         * no weight at all: the output is 0. */
+        zero = s->exclude && !(r >= 0 && r <= (double)(g->in[k] - 1));
+        i = clamp_index(r, g->in[k]);
       }
-      tab[k][j] = outside ? -1 : i * stride;
+      tab[k][j] = outside ? -1 : zero ? -2 : i * stride;
     }
     stride *= g->in[k];
   }
@@ -657,16 +668,18 @@ static ember_status resize_nearest(emb_run_ctx *c, const resize_state *s,
     tab[0][0] = 0;
   }
   int last = rank ? rank - 1 : 0;
-  /* The value written outside the input. */
-  char fill[16] = {0};
+  /* The values written outside the input: extrapolation_value (or "" for
+   * strings) and zero. */
+  char fill[16] = {0}, zero[16] = {0};
   if (s->ctm == CT_TF_CROP_AND_RESIZE && x->dtype != EMBER_STRING &&
       !emb_mv_packed(x->dtype)) {
     emb_tensor ft;
+    double v = s->extrap;
     memset(&ft, 0, sizeof ft);
     ft.dtype = x->dtype;
     ft.data = fill;
     ft.nbytes = sizeof fill;
-    emb_tensor_set_f64(&ft, 0, s->extrap);
+    narrow(&v, &ft);
   }
   size_t es = m.esize, rows = 1;
   for (int k = 0; k < last; k++) rows *= (size_t)g->out[k];
@@ -675,18 +688,22 @@ static ember_status resize_nearest(emb_run_ctx *c, const resize_state *s,
   const char *src = m.src;
   for (size_t r = 0; r < rows; r++) {
     int64_t base = 0;
-    bool out_row = false;
+    int row_fill = 0; /* 1: extrapolate, 2: zero */
     for (int k = 0; k < last; k++) {
       int64_t t = tab[k][o[k]];
-      if (t < 0) out_row = true;
+      if (t == -1) row_fill = 1;
+      if (t == -2 && !row_fill) row_fill = 2;
       base += t;
     }
     const int64_t *tl = tab[last];
     for (int64_t j = 0; j < out_last; j++, dst += es) {
-      if (out_row || tl[j] < 0)
+      int64_t t = tl[j];
+      if (row_fill == 1 || t == -1)
         put_elem(dst, fill, es);
+      else if (row_fill == 2 || t == -2)
+        put_elem(dst, zero, es);
       else
-        put_elem(dst, src + (size_t)(base + tl[j]) * es, es);
+        put_elem(dst, src + (size_t)(base + t) * es, es);
     }
     for (int k = last - 1; k >= 0; k--) {
       if (++o[k] < g->out[k]) break;

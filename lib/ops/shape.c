@@ -253,10 +253,12 @@ static ember_status norm_axes(emb_infer_ctx *c, const int64_t *axes,
 /* Row-major element strides of t in bytes. */
 static void byte_strides(int rank, const int64_t *dims, size_t esize,
                          ptrdiff_t *strides) {
-  ptrdiff_t s = (ptrdiff_t)esize;
+  /* Unsigned: an empty tensor may have dims whose product overflows; its
+   * strides are never used. */
+  size_t s = esize;
   for (int k = rank - 1; k >= 0; k--) {
-    strides[k] = s;
-    s *= (ptrdiff_t)dims[k];
+    strides[k] = (ptrdiff_t)s;
+    s *= (size_t)dims[k];
   }
 }
 
@@ -1349,7 +1351,7 @@ static ember_status expand_infer(emb_infer_ctx *c) {
 static ember_status expand_run(emb_run_ctx *c) {
   const emb_tensor *in = emb_in_t(c, 0);
   emb_tensor *out = emb_out_t(c, 0);
-  if (!out) return EMBER_OK;
+  if (!out || !emb_tensor_numel(out)) return EMBER_OK;
   emb_mv m;
   ember_status st = emb_mv_begin(c, in, out, 0, &m);
   if (st) return st;

@@ -13,6 +13,10 @@
 
 #include "ops/op.h"
 
+/* Largest accepted window attribute value and spatial size: products of
+ * two stay far inside int64. */
+#define EMB_WINDOW_MAX ((int64_t)1 << 30)
+
 enum {
   EMB_AUTOPAD_NOTSET,
   EMB_AUTOPAD_SAME_UPPER,
@@ -62,7 +66,8 @@ static ember_status emb_window_list(const emb_node *n, const char *name,
                        name, cnt, *nsp);
   *nsp = axes;
   for (size_t i = 0; i < cnt; i++) {
-    if (v[i] < min)
+    /* The cap keeps every product of two sizes inside int64. */
+    if (v[i] < min || v[i] > EMB_WINDOW_MAX)
       return emb_op_fail(d, n, EMBER_ERR_INVALID_MODEL,
                          "attribute '%s' has the invalid value %lld", name,
                          (long long)v[i]);
@@ -148,6 +153,10 @@ static ember_status emb_window_resolve(const emb_node *n, const emb_window *w,
                                        int i, int nsp, int64_t in, int64_t k,
                                        emb_window_axis *ax, emb_diag *d) {
   int64_t s = w->strides[i], dil = w->dilations[i];
+  if (in > EMB_WINDOW_MAX || k > EMB_WINDOW_MAX)
+    return emb_op_fail(d, n, EMBER_ERR_LIMIT,
+                       "spatial axis %d: size %lld or kernel %lld too large", i,
+                       (long long)in, (long long)k);
   int64_t dk = (k - 1) * dil + 1, pb = 0, pe = 0, out;
   ax->in = in;
   ax->k = k;

@@ -442,6 +442,13 @@ static void test_conv_errors(void **state) {
   optest_input(t, EMBER_FLOAT, 4, wd2, w);
   must_fail(t, EMBER_ERR_SHAPE, "spatial");
   optest_free(t);
+  /* absurd attribute values are refused before any arithmetic */
+  t = optest_new("Conv", 22);
+  optest_attr_ints(t, "dilations", 2, (int64_t[]){1, (int64_t)1 << 40});
+  optest_input(t, EMBER_FLOAT, 4, xd, x);
+  optest_input(t, EMBER_FLOAT, 4, wd2, w);
+  must_fail(t, EMBER_ERR_INVALID_MODEL, "dilations");
+  optest_free(t);
   /* group that does not divide the output channels */
   int64_t wd3[4] = {3, 2, 3, 3};
   t = optest_new("Conv", 22);
