@@ -154,7 +154,9 @@ ember_status emb_run_subgraph(emb_run_ctx *c, const emb_graph *g,
                               int n_out, emb_value *out);
 
 /* Scratch memory for one op run, owned by the session and reused (valid
- * until the op returns or calls emb_run_subgraph).  NULL on OOM (after setting c->diag). */
+ * until the op returns or calls emb_run_subgraph).  One buffer: a second
+ * call may move it and invalidates the first pointer, so ask once for the
+ * total and split it.  NULL on OOM (after setting c->diag). */
 void *emb_scratch(emb_run_ctx *c, size_t bytes);
 /* Threads the session may use for this run (>= 1). */
 int emb_run_threads(const emb_run_ctx *c);
