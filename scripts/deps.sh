@@ -11,6 +11,15 @@ command -v protoc-c >/dev/null || need_apt+=(protobuf-c-compiler)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 pkg-config --exists libprotobuf-c 2>/dev/null || need_apt+=(libprotobuf-c-dev)
+# Image codecs for ImageDecoder: optional for the build (a missing one makes
+# that format unsupported at run time), installed so every format is tested.
+pkg-config --exists libjpeg 2>/dev/null || need_apt+=(libjpeg62-turbo-dev)
+pkg-config --exists libpng 2>/dev/null || need_apt+=(libpng-dev)
+pkg-config --exists libwebp 2>/dev/null || need_apt+=(libwebp-dev)
+pkg-config --exists libtiff-4 2>/dev/null || need_apt+=(libtiff-dev)
+pkg-config --exists libopenjp2 2>/dev/null || need_apt+=(libopenjp2-7-dev)
+# RegexFullMatch (optional at build time, wanted in CI).
+pkg-config --exists libpcre2-8 2>/dev/null || need_apt+=(libpcre2-dev)
 if [ "${EMBER_NEED_TESTS:-0}" = 1 ]; then
   pkg-config --exists cmocka 2>/dev/null || need_apt+=(libcmocka-dev)
   command -v python3 >/dev/null || need_apt+=(python3 python3-pip)

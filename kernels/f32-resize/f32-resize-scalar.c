@@ -1,8 +1,9 @@
 /*
  * Portable one-axis resampling passes (see f32-resize.h).  Along the last
- * axis (inner == 1) each output element is a short dot product; along
- * an outer axis whole rows are combined, so the innermost loop runs over
- * contiguous memory and vectorizes.
+ * axis (inner == 1) each output element is a short dot product (unrolled
+ * for the 2 taps of linear and the 4 of cubic); along an outer axis whole
+ * rows are combined, so the innermost loop runs over contiguous memory
+ * and vectorizes.
  */
 #include <assert.h>
 #include <string.h>
@@ -16,6 +17,21 @@
     for (size_t o = 0; o < outer; o++) {                                    \
       const T *xo = x + o * in_len * inner;                                 \
       T *yo = y + o * out_len * inner;                                      \
+      if (inner == 1 && ntaps == 2) {                                       \
+        for (size_t j = 0; j < out_len; j++)                                \
+          yo[j] = w[2 * j] * xo[idx[2 * j]] +                               \
+                  w[2 * j + 1] * xo[idx[2 * j + 1]];                        \
+        continue;                                                           \
+      }                                                                     \
+      if (inner == 1 && ntaps == 4) {                                       \
+        for (size_t j = 0; j < out_len; j++) {                              \
+          const size_t *ij = idx + 4 * j;                                   \
+          const T *wj = w + 4 * j;                                          \
+          yo[j] = (wj[0] * xo[ij[0]] + wj[1] * xo[ij[1]]) +                 \
+                  (wj[2] * xo[ij[2]] + wj[3] * xo[ij[3]]);                  \
+        }                                                                   \
+        continue;                                                           \
+      }                                                                     \
       if (inner == 1) {                                                     \
         for (size_t j = 0; j < out_len; j++) {                              \
           const size_t *ij = idx + j * ntaps;                               \

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/narrow.h"
 
 int emb_dtype_bits(int32_t dt) {
   switch (dt) {
@@ -252,7 +253,7 @@ double emb_tensor_get_f64(const emb_tensor *t, size_t i) {
     case EMBER_UINT32: return ((const uint32_t *)p)[i];
     case EMBER_INT64: return (double)((const int64_t *)p)[i];
     case EMBER_UINT64: return (double)((const uint64_t *)p)[i];
-    default: return 0.0;
+    default: return emb_elem_f64(t->dtype, p, i); /* narrow types */
   }
 }
 

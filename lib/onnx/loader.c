@@ -611,6 +611,8 @@ static ember_status emb_conv_nodes(emb_loader *L, const Emberpb__Graph *gp,
     }
     for (int k = 0; k < f->n_in; k++) {
       n->in[k] = -1;
+      /* "" leaves an optional input out.  Whether a slot may be empty is
+       * the operator's to check (Loop's first two may, Tile's may not). */
       if (!f->in[k][0]) continue;
       int v = emb_resolve(L, g, f->in[k]);
       if (v < 0) {

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ops/narrow.h"
+#include "ir/narrow.h"
 #include "ops/op.h"
 
 enum { CV_F64, CV_I64, CV_U64 };

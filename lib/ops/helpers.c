@@ -193,14 +193,16 @@ ember_status emb_infer_same_dtype(emb_infer_ctx *c, int first, int last) {
 
 void emb_broadcast_strides(int out_rank, const int64_t *od, int in_rank,
                            const int64_t *id, int64_t *strides) {
-  int64_t s = 1;
+  /* Unsigned: an empty tensor with a huge dimension elsewhere may wrap,
+   * harmlessly, since nothing of it is ever read. */
+  uint64_t s = 1;
   for (int k = out_rank - 1; k >= 0; k--) {
     int j = k - (out_rank - in_rank);
     if (j < 0) {
       strides[k] = 0;
       continue;
     }
-    strides[k] = (id[j] == 1 && od[k] != 1) ? 0 : s;
-    s *= id[j];
+    strides[k] = (id[j] == 1 && od[k] != 1) ? 0 : (int64_t)s;
+    s *= (uint64_t)id[j];
   }
 }

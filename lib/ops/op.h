@@ -59,7 +59,10 @@ typedef struct emb_run_ctx {
 enum {
   EMB_OP_NO_FOLD = 1u << 0,     /* never constant-fold (random, stateful) */
   EMB_OP_OWN_OUTPUTS = 1u << 1, /* run allocates its own outputs          */
-  EMB_OP_VARIADIC_OUT = 1u << 2 /* any number of outputs                  */
+  EMB_OP_VARIADIC_OUT = 1u << 2, /* any number of outputs                 */
+  EMB_OP_SHAPE_ONLY = 1u << 3    /* reads only its inputs' shapes, never
+                                    their data (Shape, Size): foldable as
+                                    soon as the shapes are static          */
 };
 
 /* What an operator does; the name, domain and opset range it answers to

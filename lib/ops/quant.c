@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops/narrow.h"
+#include "ir/narrow.h"
 #include "ops/op.h"
 #include "ops/window.h"
 
@@ -86,6 +86,7 @@ typedef struct q_out {
 
 static void q_out_init(q_out *o, int32_t dtype, bool saturate) {
   o->dtype = dtype;
+  o->lo = o->hi = 0;
   o->is_int = q_int_range(dtype, &o->lo, &o->hi);
   o->flags = saturate ? EMB_NARROW_SATURATE : 0;
   o->bits = emb_dtype_bits(dtype);
@@ -1027,7 +1028,7 @@ static ember_status qc_infer_shape(emb_infer_ctx *c, int ix, int iw,
     int64_t k = s->w.has_kernel ? s->w.kernel[i] : kw;
     int64_t in = xk ? x->dims[2 + i].v : -1;
     if (in < 0 || k < 0) continue;
-    emb_window_axis ax;
+    emb_window_axis ax = {0};
     if ((st = emb_window_resolve(c->node, &s->w, i, nsp, in, k, &ax,
                                  c->diag)))
       return st;
@@ -1061,7 +1062,7 @@ static ember_status qc_geom_of(emb_run_ctx *c, const emb_tensor *x,
   g->ysp = 1;
   for (int i = 0; i < g->nsp; i++) {
     int64_t k = s->w.has_kernel ? s->w.kernel[i] : w->dims[2 + i];
-    emb_window_axis ax;
+    emb_window_axis ax = {0};
     ember_status st = emb_window_resolve(c->node, &s->w, i, g->nsp,
                                          x->dims[2 + i], k, &ax, c->diag);
     if (st) return st;

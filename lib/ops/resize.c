@@ -792,13 +792,18 @@ static ember_status resize_interp(emb_run_ctx *c, const resize_state *s,
       continue;
     pass[np++] = k;
   }
-  /* Shrinking axes first (stable). */
+  /* Shrinking axes first, so the data stays small.  Among axes resized
+   * by the same ratio, the last axis (a gather per element, where the
+   * others combine whole rows) goes where the data is smallest: first
+   * when enlarging, last when shrinking. */
   for (int i = 1; i < np; i++) {
     int k = pass[i], j = i;
     double r = (double)g->out[k] / (double)g->in[k];
-    while (j > 0 &&
-           (double)g->out[pass[j - 1]] / (double)g->in[pass[j - 1]] > r) {
-      pass[j] = pass[j - 1];
+    while (j > 0) {
+      int q = pass[j - 1];
+      double rq = (double)g->out[q] / (double)g->in[q];
+      if (!(rq > r || (rq == r && r > 1 && q < k))) break;
+      pass[j] = q;
       j--;
     }
     pass[j] = k;

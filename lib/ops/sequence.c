@@ -1,16 +1,22 @@
 /*
- * Sequence operators (opset 11 on): SequenceConstruct, SequenceEmpty,
+ * Sequence and optional operators: SequenceConstruct, SequenceEmpty,
  * SequenceInsert, SequenceErase, SequenceAt, SequenceLength,
- * SplitToSequence and ConcatFromSequence.  A sequence is a run-time
- * emb_value of kind EMB_VK_SEQUENCE owning its tensors; its static type is
- * an emb_type of kind EMBER_KIND_SEQUENCE whose dtype/rank/dims describe
- * every element (rank -1 when the elements' shapes are not known to agree).
- * Ops that make a sequence build it themselves (EMB_OP_OWN_OUTPUTS), into a
- * temporary that replaces the output slot only on success, so a failed
- * run never leaves a half-built value behind.  Ops that make a tensor from
- * a sequence (SequenceAt, ConcatFromSequence) compute the exact shape in
- * infer at run from the actual sequence, so the executor allocates their
- * output like any other tensor.
+ * SplitToSequence and ConcatFromSequence (opset 11 on), SequenceMap
+ * (opset 17 on) and Optional, OptionalHasElement, OptionalGetElement
+ * (opset 15 on).  A sequence is a run-time emb_value of kind
+ * EMB_VK_SEQUENCE owning its tensors; its static type is an emb_type of
+ * kind EMBER_KIND_SEQUENCE whose dtype/rank/dims describe every element
+ * (rank -1 when the elements' shapes are not known to agree).  An optional
+ * has no wrapper at run time: a present one is just its tensor or sequence
+ * value, an absent one a value of kind EMB_VK_NONE (or no value at all, for
+ * an omitted input); its static type is kind EMBER_KIND_OPTIONAL with
+ * elem_kind saying what it holds.  Ops that make a sequence or an optional
+ * build it themselves (EMB_OP_OWN_OUTPUTS), into a temporary that replaces
+ * the output slot only on success, so a failed run never leaves a
+ * half-built value behind.  Ops that make a tensor from a sequence
+ * (SequenceAt, ConcatFromSequence) compute the exact shape in infer at run
+ * from the actual sequence, so the executor allocates their output like
+ * any other tensor.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -839,3 +845,300 @@ static ember_status concat_run(emb_run_ctx *c) {
 
 const emb_opdef emb_op_concatfromsequence = {
     1, 1, 1, 1, 0, concat_init, concat_infer, concat_run};
+
+/* ------------------------------------------------------------ Optional */
+
+typedef struct optional_state {
+  const emb_type *type; /* the `type` attribute, or NULL */
+} optional_state;
+
+static ember_status optional_init(emb_init_ctx *c) {
+  const emb_attr *a = emb_node_attr(c->node, "type");
+  optional_state *s = emb_op_state(c, sizeof *s);
+  if (!s) return EMBER_ERR_OUT_OF_MEMORY;
+  if (a) {
+    if (a->type != EMB_ATTR_TYPE_PROTO || !a->tp)
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                         "attribute 'type' must be a type");
+    if (a->tp->kind != EMBER_KIND_TENSOR &&
+        a->tp->kind != EMBER_KIND_SEQUENCE)
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                         "attribute 'type' must be a tensor or sequence "
+                         "type");
+    s->type = a->tp;
+  }
+  bool has_input = c->node->n_in > 0 && c->node->in[0] >= 0;
+  if (!has_input && !s->type)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'type' is required when there is no "
+                       "input");
+  c->node->state = s;
+  return EMBER_OK;
+}
+
+static ember_status optional_infer(emb_infer_ctx *c) {
+  const optional_state *s = c->node->state;
+  const emb_type *in = c->n_in > 0 ? c->in[0] : NULL;
+  emb_type *out = &c->out[0];
+  if (in && in->kind == EMBER_KIND_OPTIONAL) { /* already optional */
+    *out = *in;
+    return EMBER_OK;
+  }
+  if (in && in->kind && s->type &&
+      (in->kind != s->type->kind ||
+       (in->dtype && s->type->dtype && in->dtype != s->type->dtype))) {
+    char a[200], b[200];
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                       "input is %s but attribute 'type' says %s",
+                       emb_type_str(in, NULL, a, sizeof a),
+                       emb_type_str(s->type, NULL, b, sizeof b));
+  }
+  if (in && in->kind) {
+    *out = *in;
+  } else if (s->type) {
+    *out = *s->type;
+  } else {
+    emb_type_unknown(out);
+  }
+  out->elem_kind = out->kind;
+  out->kind = EMBER_KIND_OPTIONAL;
+  return EMBER_OK;
+}
+
+static ember_status optional_run(emb_run_ctx *c) {
+  const emb_value *v = c->n_in > 0 ? c->in[0] : NULL;
+  emb_value tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.kind = EMB_VK_NONE;
+  if (v && (v->kind == EMB_VK_TENSOR || v->kind == EMB_VK_SEQUENCE)) {
+    ember_status st = emb_value_copy(&tmp, v, c->diag);
+    if (st) return st;
+  }
+  seq_set_out(c, &tmp);
+  return EMBER_OK;
+}
+
+const emb_opdef emb_op_optional = {
+    0, 1, 1, 1, EMB_OP_OWN_OUTPUTS | EMB_OP_NO_FOLD,
+    optional_init, optional_infer, optional_run};
+
+/* -------------------------------------------------- OptionalHasElement */
+
+/* Opset 15 wants an optional input; 18 also takes a plain tensor or
+ * sequence (always present) or no input (absent).  Both behave alike here:
+ * at run a present optional is indistinguishable from its element. */
+static ember_status opthas_infer(emb_infer_ctx *c) {
+  if (c->node->opset < 18 && (c->n_in < 1 || !c->in[0]))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "input 0 is required before opset 18");
+  emb_type_tensor(&c->out[0], EMBER_BOOL, 0, NULL);
+  return EMBER_OK;
+}
+
+static ember_status opthas_run(emb_run_ctx *c) {
+  const emb_value *v = c->n_in > 0 ? c->in[0] : NULL;
+  emb_tensor *y = emb_out_t(c, 0);
+  if (y && y->nbytes >= 1)
+    *(uint8_t *)y->data = v && (v->kind == EMB_VK_TENSOR ||
+                                v->kind == EMB_VK_SEQUENCE);
+  return EMBER_OK;
+}
+
+const emb_opdef emb_op_optionalhaselement = {
+    0, 1, 1, 1, 0, NULL, opthas_infer, opthas_run};
+
+/* -------------------------------------------------- OptionalGetElement */
+
+static ember_status optget_infer(emb_infer_ctx *c) {
+  const emb_type *in = c->n_in > 0 ? c->in[0] : NULL;
+  emb_type *out = &c->out[0];
+  if (!in)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "input 0 is required");
+  if (in->kind != EMBER_KIND_OPTIONAL) {
+    *out = *in;
+    return EMBER_OK;
+  }
+  if (c->at_run && in->elem_kind == 0)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_RUNTIME,
+                       "the optional input has no element");
+  *out = *in;
+  out->kind = in->elem_kind;
+  out->elem_kind = in->elem_kind == EMBER_KIND_SEQUENCE ? EMBER_KIND_TENSOR
+                                                        : 0;
+  if (!out->kind) emb_type_unknown(out);
+  return EMBER_OK;
+}
+
+static ember_status optget_run(emb_run_ctx *c) {
+  const emb_value *v = c->n_in > 0 ? c->in[0] : NULL;
+  if (!v || (v->kind != EMB_VK_TENSOR && v->kind != EMB_VK_SEQUENCE))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_RUNTIME,
+                       "the optional input has no element");
+  emb_value tmp;
+  ember_status st = emb_value_copy(&tmp, v, c->diag);
+  if (st) return st;
+  seq_set_out(c, &tmp);
+  return EMBER_OK;
+}
+
+const emb_opdef emb_op_optionalgetelement = {
+    1, 1, 1, 1, EMB_OP_OWN_OUTPUTS, NULL, optget_infer, optget_run};
+
+/* --------------------------------------------------------- SequenceMap */
+
+/* The body runs once per element of input 0 (in order, one after the
+ * other); sequence inputs give it their i-th tensor (a borrowed view),
+ * tensor inputs the whole tensor every time.  Each body output is a tensor
+ * that becomes element i of the matching output sequence (moved, not
+ * copied). */
+
+static const emb_graph *seqmap_body(const emb_node *n) {
+  const emb_attr *a = emb_node_attr(n, "body");
+  return a && a->type == EMB_ATTR_GRAPH ? a->g : NULL;
+}
+
+static ember_status seqmap_init(emb_init_ctx *c) {
+  const emb_attr *a = emb_node_attr(c->node, "body");
+  if (!a)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'body' is required");
+  if (a->type != EMB_ATTR_GRAPH || !a->g)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "attribute 'body' must be a graph");
+  if (a->g->n_inputs != c->node->n_in || a->g->n_outputs != c->node->n_out)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
+                       "the body takes %d inputs and gives %d outputs; the "
+                       "node has %d inputs and %d outputs",
+                       a->g->n_inputs, a->g->n_outputs, c->node->n_in,
+                       c->node->n_out);
+  return EMBER_OK;
+}
+
+/* The static type of body output j: what inference found, completed with
+ * the declared type where inference knows less. */
+static void seqmap_body_type(const emb_graph *g, int j, emb_type *t) {
+  const emb_val *v = &g->vals[g->outputs[j]];
+  *t = v->type;
+  if (!v->has_decl) return;
+  if (!t->kind) {
+    *t = v->decl;
+  } else if (t->kind == v->decl.kind) {
+    if (!t->dtype) t->dtype = v->decl.dtype;
+    if (t->rank < 0) {
+      t->rank = v->decl.rank;
+      memcpy(t->dims, v->decl.dims, sizeof t->dims);
+    }
+  }
+}
+
+static ember_status seqmap_infer(emb_infer_ctx *c) {
+  const emb_graph *g = seqmap_body(c->node);
+  ember_status st = seq_want_seq(c, 0);
+  if (st) return st;
+  for (int j = 0; j < c->n_out; j++) {
+    emb_type bt;
+    seqmap_body_type(g, j, &bt);
+    if (bt.kind && bt.kind != EMBER_KIND_TENSOR)
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                         "body output %d must be a tensor", j);
+    if (!bt.kind) {
+      emb_type_unknown(&bt);
+      bt.dtype = 0;
+    }
+    /* A symbolic size may differ from one element to the next. */
+    for (int k = 0; k < bt.rank; k++)
+      if (bt.dims[k].v < 0) bt.dims[k] = (emb_dim){-1, 0};
+    seq_type_of(&c->out[j], &bt);
+  }
+  return EMBER_OK;
+}
+
+/* Append the owned tensor t to sequence v, taking it over (t is left
+ * empty). */
+static ember_status seqmap_append(emb_value *v, emb_tensor *t, emb_diag *d) {
+  emb_seq *s = &v->seq;
+  if (!t->owned) return emb_seq_push(v, t, d);
+  if (s->count == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 4;
+    emb_tensor *items = realloc(s->items, cap * sizeof *items);
+    if (!items) return emb_fail(d, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
+    s->items = items;
+    s->cap = cap;
+  }
+  s->items[s->count++] = *t;
+  memset(t, 0, sizeof *t);
+  return EMBER_OK;
+}
+
+static ember_status seqmap_run(emb_run_ctx *c) {
+  const emb_graph *g = seqmap_body(c->node);
+  const emb_seq *s0 = seq_run_in(c, 0);
+  if (!s0) return c->diag->status;
+  int n_in = c->n_in, n_out = c->n_out;
+  size_t count = s0->count;
+  for (int k = 1; k < n_in; k++) {
+    const emb_value *v = c->in[k];
+    if (v && v->kind == EMB_VK_SEQUENCE && v->seq.count != count)
+      return emb_op_fail(c->diag, c->node, EMBER_ERR_RUNTIME,
+                         "input %d is a sequence of %zu tensors but input 0 "
+                         "has %zu",
+                         k, v->seq.count, count);
+  }
+  emb_value args[n_in], res[n_out], outs[n_out];
+  const emb_value *argp[n_in];
+  memset(res, 0, sizeof res);
+  memset(outs, 0, sizeof outs);
+  for (int j = 0; j < n_out; j++) {
+    emb_type bt;
+    seqmap_body_type(g, j, &bt);
+    res[j].kind = EMB_VK_SEQUENCE;
+    res[j].seq.elem_dtype = bt.kind == EMBER_KIND_TENSOR ? bt.dtype : 0;
+  }
+  ember_status st = EMBER_OK;
+  for (size_t i = 0; i < count && !st; i++) {
+    for (int k = 0; k < n_in; k++) {
+      const emb_value *v = c->in[k];
+      argp[k] = v;
+      if (v && v->kind == EMB_VK_SEQUENCE) {
+        memset(&args[k], 0, sizeof args[k]);
+        args[k].kind = EMB_VK_TENSOR;
+        emb_tensor_view(&args[k].t, &v->seq.items[i]);
+        argp[k] = &args[k];
+      }
+    }
+    st = emb_run_subgraph(c, g, n_in, argp, n_out, outs);
+    for (int j = 0; j < n_out && !st; j++) {
+      if (outs[j].kind != EMB_VK_TENSOR) {
+        st = emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                         "body output %d is not a tensor (element %zu)", j,
+                         i);
+      } else if (res[j].seq.elem_dtype &&
+                 outs[j].t.dtype != res[j].seq.elem_dtype) {
+        st = emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                         "body output %d is %s for element %zu but the "
+                         "sequence holds %s",
+                         j, ember_dtype_name(outs[j].t.dtype), i,
+                         ember_dtype_name(res[j].seq.elem_dtype));
+      } else {
+        res[j].seq.elem_dtype = outs[j].t.dtype;
+        st = seqmap_append(&res[j], &outs[j].t, c->diag);
+      }
+    }
+    for (int j = 0; j < n_out; j++) emb_value_clear(&outs[j]);
+  }
+  for (int j = 0; j < n_out; j++) {
+    if (st || !c->out[j]) {
+      emb_value_clear(&res[j]);
+      continue;
+    }
+    emb_value_clear(c->out[j]);
+    *c->out[j] = res[j];
+  }
+  return st;
+}
+
+const emb_opdef emb_op_sequencemap = {
+    1, -1, 1, -1,
+    EMB_OP_OWN_OUTPUTS | EMB_OP_NO_FOLD | EMB_OP_VARIADIC_OUT,
+    seqmap_init, seqmap_infer, seqmap_run};

@@ -1431,7 +1431,8 @@ static ember_status shape_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_shape = {1, 1, 1, 1, 0, shape_init, shape_infer,
+const emb_opdef emb_op_shape = {1, 1, 1, 1, EMB_OP_SHAPE_ONLY, shape_init,
+                                 shape_infer,
                                 shape_run};
 
 static ember_status size_infer(emb_infer_ctx *c) {
@@ -1455,7 +1456,8 @@ static ember_status size_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_size = {1, 1, 1, 1, 0, NULL, size_infer, size_run};
+const emb_opdef emb_op_size = {1, 1, 1, 1, EMB_OP_SHAPE_ONLY, NULL,
+                                size_infer, size_run};
 
 /* =========================================================== Constant */
 

@@ -35,8 +35,12 @@ ember_status emb_fold_node(emb_ir *ir, emb_graph *g, int i, bool *folded,
     if (n->attrs[k].type == EMB_ATTR_GRAPH ||
         n->attrs[k].type == EMB_ATTR_GRAPHS)
       return EMBER_OK;
-  for (int k = 0; k < n->n_in; k++)
-    if (n->in[k] >= 0 && !g->vals[n->in[k]].konst) return EMBER_OK;
+  bool shape_only = n->def->flags & EMB_OP_SHAPE_ONLY;
+  for (int k = 0; k < n->n_in; k++) {
+    const emb_val *v = n->in[k] >= 0 ? &g->vals[n->in[k]] : NULL;
+    if (v && !v->konst && !(shape_only && emb_type_static(&v->type)))
+      return EMBER_OK;
+  }
   for (int k = 0; k < n->n_out; k++) /* only tensor results become consts */
     if (n->out[k] >= 0 && g->vals[n->out[k]].type.kind != EMBER_KIND_TENSOR)
       return EMBER_OK;
@@ -50,8 +54,15 @@ ember_status emb_fold_node(emb_ir *ir, emb_graph *g, int i, bool *folded,
   for (int k = 0; k < n->n_in; k++) {
     in[k] = NULL;
     if (n->in[k] < 0) continue;
+    const emb_val *v = &g->vals[n->in[k]];
     inv[k].kind = EMB_VK_TENSOR;
-    emb_tensor_view(&inv[k].t, g->vals[n->in[k]].konst);
+    if (v->konst) {
+      emb_tensor_view(&inv[k].t, v->konst);
+    } else { /* shape only: a tensor without data */
+      inv[k].t.dtype = v->type.dtype;
+      inv[k].t.rank = v->type.rank;
+      for (int r = 0; r < v->type.rank; r++) inv[k].t.dims[r] = v->type.dims[r].v;
+    }
     in[k] = &inv[k];
   }
   for (int k = 0; k < n->n_out; k++) out[k] = n->out[k] >= 0 ? &outv[k] : NULL;

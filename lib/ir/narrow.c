@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ops/narrow.h"
+#include "ir/narrow.h"
 
 /* How a minifloat variant uses its codes. */
 enum {
