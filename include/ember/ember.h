@@ -363,6 +363,19 @@ EMBER_API ember_status ember_session_run_values(ember_session *session,
                                                 const char *const *output_names,
                                                 ember_value *outputs);
 
+/* Profiling: a function called after each node of the model's main graph
+ * runs, with the node's position in execution order, its op type and name
+ * (borrowed for the call), and its start and end time in nanoseconds of
+ * CLOCK_MONOTONIC.  It runs on the thread calling ember_session_run and
+ * must not call back into the session.  Pass NULL to stop profiling.
+ * Nodes folded at load do not run and are not reported. */
+typedef void (*ember_profile_fn)(void *user, size_t node_index,
+                                 const char *op_type, const char *node_name,
+                                 uint64_t start_ns, uint64_t end_ns);
+EMBER_API ember_status ember_session_set_profiler(ember_session *session,
+                                                  ember_profile_fn fn,
+                                                  void *user);
+
 /* -------------------------------------------------------- tensor files */
 
 /* Parse a serialized ONNX TensorProto, SequenceProto or OptionalProto (the

@@ -364,6 +364,15 @@ void ember_session_free(ember_session *s) {
   free(s);
 }
 
+ember_status ember_session_set_profiler(ember_session *s, ember_profile_fn fn,
+                                        void *user) {
+  if (!s || !s->model || s->status != EMBER_OK)
+    return EMBER_ERR_INVALID_ARGUMENT;
+  s->env.prof = fn;
+  s->env.prof_user = user;
+  return EMBER_OK;
+}
+
 const char *ember_session_errmsg(const ember_session *s) {
   if (!s) return "no session (NULL handle)";
   return s->diag.msg;

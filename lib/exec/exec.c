@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "exec/exec.h"
 
@@ -201,7 +202,18 @@ ember_status emb_exec_graph(emb_session *s, emb_frame *f) {
       out[k] = v >= 0 ? &f->vals[v] : NULL;
       if (out[k]) emb_value_clear(out[k]);
     }
-    ember_status st = emb_exec_node(s, f, n, in, out);
+    ember_status st;
+    if (s->prof && !f->parent) {
+      struct timespec t0, t1;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+      st = emb_exec_node(s, f, n, in, out);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      s->prof(s->prof_user, (size_t)i, n->op_type, n->name,
+              (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec,
+              (uint64_t)t1.tv_sec * 1000000000u + (uint64_t)t1.tv_nsec);
+    } else {
+      st = emb_exec_node(s, f, n, in, out);
+    }
     if (st) return st;
     for (int k = 0; k < n->n_in; k++) emb_release(f, n->in[k]);
     for (int k = 0; k < n->n_implicit; k++) emb_release(f, n->implicit[k]);

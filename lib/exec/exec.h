@@ -17,6 +17,8 @@ struct emb_session {
   int threads;
   void *scratch;
   size_t scratch_cap;
+  ember_profile_fn prof; /* per-node timing of the main graph, or NULL */
+  void *prof_user;
 };
 
 typedef struct emb_frame {

@@ -205,9 +205,11 @@ static ember_status img_bmp(img_call *k) {
   bool top_down = h < 0;
   if (top_down) h = -h;
   if (w <= 0 || h <= 0 || off >= n) return EMBER_OK;
-  if (!(comp == 0 || comp == 1 || comp == 2 || comp == 3 || comp == 6))
-    return img_missing(k, "a BMP holding JPEG or PNG data",
-                       "support for embedded BMP codecs");
+  if (comp == 4 || comp == 5)
+    return img_missing(k, comp == 4 ? "a BMP holding JPEG data"
+                                    : "a BMP holding PNG data",
+                       "support for codecs inside BMP");
+  if (!(comp <= 3 || comp == 6)) return EMBER_OK;
   if ((comp == 1 && bpp != 8) || (comp == 2 && bpp != 4) ||
       ((comp == 3 || comp == 6) && bpp != 16 && bpp != 32))
     return EMBER_OK;
@@ -229,12 +231,18 @@ static ember_status img_bmp(img_call *k) {
       pal[i][2] = p[at];
     }
   }
+  const uint8_t *pix = p + off;
+  size_t avail = n - off, stride = 0;
+  bool rle = comp == 1 || comp == 2;
+  if (!rle) { /* the pixel rows must all be there */
+    if (W > (SIZE_MAX - 31) / bpp) return EMBER_OK;
+    stride = (W * bpp + 31) / 32 * 4;
+    if (stride > avail / H) return EMBER_OK;
+  }
   ember_status st = img_alloc(k, W, H, 3, "BMP");
   if (st || !k->out->px) return st;
   uint8_t *dst = k->out->px;
-  const uint8_t *pix = p + off;
-  size_t avail = n - off;
-  if (comp == 1 || comp == 2) {
+  if (rle) {
     uint8_t *idx = calloc(W * H, 1);
     if (!idx) {
       img_drop(k->out);
@@ -250,15 +258,6 @@ static ember_status img_bmp(img_call *k) {
       for (size_t x = 0; x < W; x++)
         memcpy(dst + ((H - 1 - y) * W + x) * 3, pal[idx[y * W + x]], 3);
     free(idx);
-    return EMBER_OK;
-  }
-  if (W > (SIZE_MAX - 31) / bpp) {
-    img_drop(k->out);
-    return EMBER_OK;
-  }
-  size_t stride = (W * bpp + 31) / 32 * 4;
-  if (stride > avail / H) { /* truncated pixel data */
-    img_drop(k->out);
     return EMBER_OK;
   }
   if (!have_masks) {
@@ -331,26 +330,25 @@ static ember_status img_pnm(img_call *k) {
     return EMBER_OK;
   if (maxval < 1 || maxval > 65535) return EMBER_OK;
   if (!ascii) i++; /* the single whitespace before the samples */
+  if (!w || !h) return EMBER_OK;
+  size_t bytes = maxval > 255 ? 2 : 1, stride = ((size_t)w + 7) / 8;
+  /* The samples must all be there (checked before allocating). */
+  if (kind == 4 && (i > n || stride > (n - i) / h)) return EMBER_OK;
+  if ((kind == 5 || kind == 6) &&
+      (i > n || (size_t)w * (size_t)ch > (n - i) / bytes / h))
+    return EMBER_OK;
+  if (ascii && (size_t)w * (size_t)ch > (n - i) / h) /* >= 1 byte each */
+    return EMBER_OK;
   ember_status st = img_alloc(k, w, h, ch, "PNM");
   if (st || !k->out->px) return st;
   uint8_t *dst = k->out->px;
   size_t count = (size_t)w * h * (size_t)ch;
   if (kind == 4) { /* rows of bits, padded to bytes; 1 is black */
-    size_t stride = ((size_t)w + 7) / 8;
-    if (i > n || stride > (n - i) / h) {
-      img_drop(k->out);
-      return EMBER_OK;
-    }
     for (size_t y = 0; y < h; y++)
       for (size_t x = 0; x < w; x++) {
         unsigned bit = p[i + y * stride + x / 8] >> (7 - x % 8) & 1;
         dst[y * w + x] = bit ? 0 : 255;
       }
-    return EMBER_OK;
-  }
-  size_t bytes = maxval > 255 ? 2 : 1;
-  if (!ascii && (i > n || count > (n - i) / bytes)) {
-    img_drop(k->out);
     return EMBER_OK;
   }
   for (size_t j = 0; j < count; j++) {

@@ -14,7 +14,6 @@
  * constant ones at load; Unique builds its outputs itself because finding
  * their size is the whole work.
  */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -326,6 +325,17 @@ static void scatter_apply(int32_t dt, int red, size_t es, char *dst,
   }
 }
 
+/* Output 0 of a scatter: data's type, or a tensor of the updates' element
+ * type when nothing is known of data. */
+static ember_status out_like_data(emb_infer_ctx *c) {
+  if (c->in[0]->kind)
+    c->out[0] = *c->in[0];
+  else
+    emb_type_tensor(&c->out[0], in_dtype(c, 2), -1, NULL);
+  if (!c->out[0].dtype) c->out[0].dtype = in_dtype(c, 2);
+  return EMBER_OK;
+}
+
 /* ================================================ element-wise indexing */
 
 /* GatherElements and ScatterElements pair every element of `indices`
@@ -489,9 +499,7 @@ static ember_status scatterelements_infer(emb_infer_ctx *c) {
       return emb_op_fail(c->diag, c->node, EMBER_ERR_SHAPE,
                          "'updates' must have the shape of 'indices'");
   }
-  c->out[0] = *c->in[0];
-  if (!c->out[0].dtype) c->out[0].dtype = in_dtype(c, 2);
-  return EMBER_OK;
+  return out_like_data(c);
 }
 
 static ember_status scatterelements_run(emb_run_ctx *c) {
@@ -708,9 +716,7 @@ static ember_status scatternd_infer(emb_infer_ctx *c) {
                            (long long)k);
     }
   }
-  c->out[0] = *c->in[0];
-  if (!c->out[0].dtype) c->out[0].dtype = in_dtype(c, 2);
-  return EMBER_OK;
+  return out_like_data(c);
 }
 
 static ember_status scatternd_run(emb_run_ctx *c) {

@@ -997,8 +997,8 @@ static ember_status afe_run(emb_run_ctx *c) {
     char **b = z->data;
     for (size_t r = 0; r < rows; r++)
       for (size_t j = 0; j < k; j++) {
-        char *s = ml_strdup(a[r * d + (size_t)idx[j]] ? a[r * d + (size_t)idx[j]]
-                                                      : "");
+        const char *e = a[r * d + (size_t)idx[j]];
+        char *s = ml_strdup(e ? e : "");
         if (!s)
           return emb_op_fail(c->diag, c->node, EMBER_ERR_OUT_OF_MEMORY,
                              "out of memory");

@@ -1,16 +1,23 @@
 /*
- * ReduceSum, ReduceMean and ReduceMax.  The reduced axes come from the
- * 'axes' attribute before opset 13 (ReduceSum) or 18 (ReduceMean,
- * ReduceMax) and from an optional input after; empty axes mean "all axes"
- * unless noop_with_empty_axes is set, when the op is the identity.
+ * The Reduce* family: Sum, Mean, Max, Min, Prod, L1, L2, LogSum, LogSumExp
+ * and SumSquare.  The reduced axes come from the 'axes' attribute before
+ * opset 13 (ReduceSum) or 18 (all others) and from an optional input
+ * after; empty axes mean "all axes" unless noop_with_empty_axes is set,
+ * when only the element-wise steps of the composite ops remain (LogSum is
+ * then log x, SumSquare x * x).
  *
  * Any set of axes is done as a few passes of one (outer, red, inner)
  * reduction each: unit dims are dropped, neighbouring axes of the same
  * kind merged, and the innermost reduced group reduced first, which makes
- * its kept neighbours adjacent for the next pass.  float32 uses the
- * f32-reduce kernels; float16/bfloat16 widen to float32; double, and the
- * integer types widened to 64 bits, use the small loops here.  Mean is
- * the sum divided by the count at the end.
+ * its kept neighbours adjacent for the next pass.  Every op is one of four
+ * passes (sum, max, min, product) with an element-wise step before it
+ * (L1 |x|, L2 and SumSquare x * x, LogSumExp exp(x - max)) and after it
+ * (Mean / count, L2 sqrt, LogSum log, LogSumExp log + max).  float32 uses
+ * the f32-reduce kernels; float16/bfloat16 widen to float32; double, and
+ * the integer types widened to 64 bits, use the small loops here.  Integer
+ * L2, LogSum and LogSumExp work in double, their float steps needing it.
+ * An empty reduction gives the pass's identity: 0, 1, or for Max and Min
+ * the lowest / highest value of the type (infinities for floats).
  */
 #include <math.h>
 #include <stdint.h>
@@ -19,7 +26,10 @@
 #include "f32-reduce/f32-reduce.h"
 #include "ops/op.h"
 
-enum { RED_SUM, RED_MEAN, RED_MAX };
+enum {
+  RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2,
+  RED_LOGSUM, RED_LOGSUMEXP, RED_SUMSQ
+};
 
 typedef struct reduce_state {
   int kind;
@@ -56,6 +66,27 @@ static ember_status reducemean_init(emb_init_ctx *c) {
 }
 static ember_status reducemax_init(emb_init_ctx *c) {
   return reduce_init(c, RED_MAX, 18);
+}
+static ember_status reducemin_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_MIN, 18);
+}
+static ember_status reduceprod_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_PROD, 18);
+}
+static ember_status reducel1_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_L1, 18);
+}
+static ember_status reducel2_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_L2, 18);
+}
+static ember_status reducelogsum_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_LOGSUM, 18);
+}
+static ember_status reducelogsumexp_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_LOGSUMEXP, 18);
+}
+static ember_status reducesumsquare_init(emb_init_ctx *c) {
+  return reduce_init(c, RED_SUMSQ, 18);
 }
 
 /* Which axes are reduced.  *noop: identity (empty axes with
@@ -107,6 +138,7 @@ static ember_status reduce_mask(const emb_node *node, emb_diag *d,
 static const int32_t sum_types[] = {EMBER_FLOAT,  EMBER_DOUBLE, EMBER_FLOAT16,
                                     EMBER_BFLOAT16, EMBER_INT32, EMBER_INT64,
                                     EMBER_UINT32, EMBER_UINT64, 0};
+/* Max and Min also order int8, uint8 (opset 12) and bool (opset 20). */
 static const int32_t max_types[] = {
     EMBER_FLOAT,  EMBER_DOUBLE, EMBER_FLOAT16, EMBER_BFLOAT16, EMBER_INT32,
     EMBER_INT64,  EMBER_UINT32, EMBER_UINT64,  EMBER_INT8,     EMBER_UINT8,
@@ -122,7 +154,7 @@ static ember_status reduce_infer(emb_infer_ctx *c) {
     return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
                        "input 0 must be a tensor");
   ember_status st = emb_infer_check_dtype(
-      c, 0, s->kind == RED_MAX ? max_types : sum_types);
+      c, 0, s->kind == RED_MAX || s->kind == RED_MIN ? max_types : sum_types);
   if (st) return st;
   static const int32_t i64[] = {EMBER_INT64, 0};
   if (s->axes_input) st = emb_infer_check_dtype(c, 1, i64);
@@ -168,74 +200,157 @@ static ember_status reduce_infer(emb_infer_ctx *c) {
         for (size_t i = 0; i < inner; i++) y[i] += x[i];                   \
     }                                                                      \
   }
-#define DEF_RMAX(NAME, T, LOWEST)                                          \
+#define DEF_RPROD(NAME, T)                                                 \
   static void NAME(size_t outer, size_t red, size_t inner, const T *x,     \
                    T *y) {                                                 \
     for (size_t o = 0; o < outer; o++, y += inner) {                       \
-      for (size_t i = 0; i < inner; i++) y[i] = LOWEST;                    \
+      for (size_t i = 0; i < inner; i++) y[i] = 1;                         \
       for (size_t r = 0; r < red; r++, x += inner)                         \
-        for (size_t i = 0; i < inner; i++)                                 \
-          if (!(y[i] >= x[i])) y[i] = x[i];                                \
+        for (size_t i = 0; i < inner; i++) y[i] *= x[i];                   \
     }                                                                      \
   }
-/* Signed sums are done unsigned: the same bits, wrapping without UB. */
+/* y[i] = x[i] when x[i] is better than y[i] by BETTER (a strict order). */
+#define DEF_RPICK(NAME, T, START, BETTER)                                  \
+  static void NAME(size_t outer, size_t red, size_t inner, const T *x,     \
+                   T *y) {                                                 \
+    for (size_t o = 0; o < outer; o++, y += inner) {                       \
+      for (size_t i = 0; i < inner; i++) y[i] = START;                     \
+      for (size_t r = 0; r < red; r++, x += inner)                         \
+        for (size_t i = 0; i < inner; i++)                                 \
+          if (x[i] BETTER y[i]) y[i] = x[i];                               \
+    }                                                                      \
+  }
+/* Signed sums and products are done unsigned: the same bits, wrapping
+ * without UB. */
 DEF_RSUM(rsum_u64, uint64_t)
 DEF_RSUM(rsum_f64, double)
-DEF_RMAX(rmax_u64, uint64_t, 0)
-DEF_RMAX(rmax_i64, int64_t, INT64_MIN)
+DEF_RPROD(rprod_u64, uint64_t)
+DEF_RPROD(rprod_f64, double)
+DEF_RPICK(rmax_u64, uint64_t, 0, >)
+DEF_RPICK(rmax_i64, int64_t, INT64_MIN, >)
+DEF_RPICK(rmin_u64, uint64_t, UINT64_MAX, <)
+DEF_RPICK(rmin_i64, int64_t, INT64_MAX, <)
 
-/* NaN propagates: once y is NaN, !(y >= x) keeps replacing it by x, so
- * double max is spelled out. */
-static void rmax_f64(size_t outer, size_t red, size_t inner, const double *x,
-                     double *y) {
+/* NaN propagates: once y is NaN it stays, and a NaN x replaces y. */
+static void rpick_f64(size_t outer, size_t red, size_t inner, const double *x,
+                      double *y, bool max) {
   for (size_t o = 0; o < outer; o++, y += inner) {
-    for (size_t i = 0; i < inner; i++) y[i] = -INFINITY;
+    for (size_t i = 0; i < inner; i++) y[i] = max ? -INFINITY : INFINITY;
     for (size_t r = 0; r < red; r++, x += inner)
-      for (size_t i = 0; i < inner; i++)
-        if (isnan(x[i]) || x[i] > y[i]) y[i] = isnan(y[i]) ? y[i] : x[i];
+      for (size_t i = 0; i < inner; i++) {
+        if (isnan(y[i])) continue;
+        if (isnan(x[i]) || (max ? x[i] > y[i] : x[i] < y[i])) y[i] = x[i];
+      }
   }
 }
 
 enum { W_F32, W_F64, W_I64, W_U64 };
+enum { P_SUM, P_MAX, P_MIN, P_PROD };
 
-static int work_type(int32_t dt) {
+static int pass_op(int kind) {
+  switch (kind) {
+    case RED_MAX: return P_MAX;
+    case RED_MIN: return P_MIN;
+    case RED_PROD: return P_PROD;
+    default: return P_SUM;
+  }
+}
+
+static int work_type(int kind, int32_t dt) {
   switch (dt) {
     case EMBER_FLOAT: case EMBER_FLOAT16: case EMBER_BFLOAT16: return W_F32;
     case EMBER_DOUBLE: return W_F64;
-    case EMBER_UINT64: return W_U64;
-    default: return W_I64;
+    default: break;
+  }
+  if (kind == RED_L2 || kind == RED_LOGSUM || kind == RED_LOGSUMEXP)
+    return W_F64;
+  return dt == EMBER_UINT64 ? W_U64 : W_I64;
+}
+
+/* The element type the working type is stored as, for in-place use. */
+static bool work_native(int w, int32_t dt) {
+  switch (w) {
+    case W_F32: return dt == EMBER_FLOAT;
+    case W_F64: return dt == EMBER_DOUBLE;
+    case W_I64: return dt == EMBER_INT64;
+    default: return dt == EMBER_UINT64;
   }
 }
 
 /* One pass over `src` into `dst` in the working type. */
-static void reduce_pass(int w, int kind, size_t outer, size_t red,
+static void reduce_pass(int w, int op, size_t outer, size_t red,
                         size_t inner, const void *src, void *dst) {
-  bool max = kind == RED_MAX;
   switch (w) {
     case W_F32:
-      if (max)
+      if (op == P_MAX)
         ember_f32_rmax__scalar(outer, red, inner, src, dst);
+      else if (op == P_MIN)
+        ember_f32_rmin__scalar(outer, red, inner, src, dst);
+      else if (op == P_PROD)
+        ember_f32_rprod__scalar(outer, red, inner, src, dst);
       else
         ember_f32_rsum__scalar(outer, red, inner, src, dst);
       break;
     case W_F64:
-      if (max)
-        rmax_f64(outer, red, inner, src, dst);
+      if (op == P_MAX || op == P_MIN)
+        rpick_f64(outer, red, inner, src, dst, op == P_MAX);
+      else if (op == P_PROD)
+        rprod_f64(outer, red, inner, src, dst);
       else
         rsum_f64(outer, red, inner, src, dst);
       break;
     case W_I64:
-      if (max)
+      if (op == P_MAX)
         rmax_i64(outer, red, inner, src, dst);
+      else if (op == P_MIN)
+        rmin_i64(outer, red, inner, src, dst);
+      else if (op == P_PROD)
+        rprod_u64(outer, red, inner, src, dst);
       else
         rsum_u64(outer, red, inner, src, dst);
       break;
     default:
-      if (max)
+      if (op == P_MAX)
         rmax_u64(outer, red, inner, src, dst);
+      else if (op == P_MIN)
+        rmin_u64(outer, red, inner, src, dst);
+      else if (op == P_PROD)
+        rprod_u64(outer, red, inner, src, dst);
       else
         rsum_u64(outer, red, inner, src, dst);
       break;
+  }
+}
+
+/* The step before the passes, in place on n working elements: |x| for L1,
+ * x * x for L2 and SumSquare.  (LogSumExp's step needs the maximum.) */
+static void reduce_pre(int w, int kind, size_t n, void *buf) {
+  bool sq = kind == RED_L2 || kind == RED_SUMSQ;
+  if (!sq && kind != RED_L1) return;
+  switch (w) {
+    case W_F32: {
+      float *f = buf;
+      for (size_t i = 0; i < n; i++) f[i] = sq ? f[i] * f[i] : fabsf(f[i]);
+      break;
+    }
+    case W_F64: {
+      double *f = buf;
+      for (size_t i = 0; i < n; i++) f[i] = sq ? f[i] * f[i] : fabs(f[i]);
+      break;
+    }
+    default: {
+      /* Unsigned arithmetic: int64 squares and |INT64_MIN| wrap as the
+       * narrower types' arithmetic would. */
+      uint64_t *v = buf;
+      bool sgn = w == W_I64;
+      for (size_t i = 0; i < n; i++) {
+        if (sq)
+          v[i] *= v[i];
+        else if (sgn && (int64_t)v[i] < 0)
+          v[i] = 0 - v[i];
+      }
+      break;
+    }
   }
 }
 
@@ -287,6 +402,113 @@ static void reduce_make_plan(int rank, const int64_t *dims, const bool *mask,
   }
 }
 
+/* Run the plan's passes from src into dst (n_out elements of ws bytes),
+ * ping-ponging through a and b. */
+static void reduce_passes(const reduce_plan *p, int w, int op, size_t ws,
+                          size_t n_out, const void *src, void *dst, void *a,
+                          void *b) {
+  for (int i = 0; i < p->n; i++) {
+    void *to = i + 1 == p->n ? dst : (i % 2 == 0 ? a : b);
+    reduce_pass(w, op, p->outer[i], p->red[i], p->inner[i], src, to);
+    src = to;
+  }
+  if (p->n == 0 && src != dst) memcpy(dst, src, n_out * ws);
+}
+
+/* The shift LogSumExp takes out before exp: the maximum when finite (an
+ * infinite maximum decides the result by itself). */
+static double lse_shift(double m) { return isfinite(m) ? m : 0.0; }
+
+/* x <- exp(x - shift(m[o])) in place, o being the output element each
+ * input element reduces into (m has the kept dims of the input). */
+static void lse_exp(int w, int rank, const int64_t *dims, const bool *mask,
+                    size_t n_in, void *x, const void *m) {
+  int64_t ostride[EMB_MAX_RANK], idx[EMB_MAX_RANK];
+  size_t step = 1;
+  for (int k = rank - 1; k >= 0; k--) {
+    ostride[k] = mask[k] ? 0 : (int64_t)step;
+    if (!mask[k]) step *= (size_t)dims[k];
+    idx[k] = 0;
+  }
+  size_t o = 0;
+  for (size_t f = 0; f < n_in; f++) {
+    if (w == W_F32) {
+      float *v = x;
+      v[f] = (float)exp((double)v[f] - lse_shift(((const float *)m)[o]));
+    } else {
+      double *v = x;
+      v[f] = exp(v[f] - lse_shift(((const double *)m)[o]));
+    }
+    for (int k = rank - 1; k >= 0; k--) {
+      o += (size_t)ostride[k];
+      if (++idx[k] < dims[k]) break;
+      o -= (size_t)(ostride[k] * dims[k]);
+      idx[k] = 0;
+    }
+  }
+}
+
+/* The step after the passes, in place on n working elements. */
+static void reduce_post(int w, int kind, size_t n, size_t count, void *y,
+                        const void *m) {
+  if (kind == RED_MEAN) {
+    if (count == 1) return;
+    if (w == W_F32) {
+      float *f = y;
+      for (size_t i = 0; i < n; i++) f[i] = (float)((double)f[i] / count);
+    } else if (w == W_F64) {
+      double *f = y;
+      for (size_t i = 0; i < n; i++) f[i] /= (double)count;
+    } else if (w == W_I64) {
+      int64_t *v = y;
+      for (size_t i = 0; i < n; i++)
+        v[i] = count ? v[i] / (int64_t)count : 0;
+    } else {
+      uint64_t *v = y;
+      for (size_t i = 0; i < n; i++) v[i] = count ? v[i] / count : 0;
+    }
+    return;
+  }
+  if (kind != RED_L2 && kind != RED_LOGSUM && kind != RED_LOGSUMEXP) return;
+  /* These three always work in a float type. */
+  for (size_t i = 0; i < n; i++) {
+    double v = w == W_F32 ? ((float *)y)[i] : ((double *)y)[i];
+    if (kind == RED_L2) {
+      v = sqrt(v);
+    } else {
+      v = log(v);
+      if (kind == RED_LOGSUMEXP)
+        v += lse_shift(w == W_F32 ? ((const float *)m)[i]
+                                  : ((const double *)m)[i]);
+    }
+    if (w == W_F32)
+      ((float *)y)[i] = (float)v;
+    else
+      ((double *)y)[i] = v;
+  }
+}
+
+/* Double to an integer type: truncation toward zero as in a cast, NaN 0,
+ * out-of-range values saturated (casting those would be undefined). */
+static int64_t f64_to_i64_sat(double v) {
+  if (isnan(v)) return 0;
+  if (v >= 9223372036854775807.0) return INT64_MAX;
+  if (v <= -9223372036854775808.0) return INT64_MIN;
+  return (int64_t)v;
+}
+
+static void int_range(int32_t dt, int64_t *lo, uint64_t *hi) {
+  switch (dt) {
+    case EMBER_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case EMBER_UINT8: *lo = 0; *hi = UINT8_MAX; break;
+    case EMBER_INT32: *lo = INT32_MIN; *hi = INT32_MAX; break;
+    case EMBER_UINT32: *lo = 0; *hi = UINT32_MAX; break;
+    case EMBER_INT64: *lo = INT64_MIN; *hi = INT64_MAX; break;
+    case EMBER_UINT64: *lo = 0; *hi = UINT64_MAX; break;
+    default: *lo = 0; *hi = 1; break; /* bool: false < true */
+  }
+}
+
 static ember_status reduce_run(emb_run_ctx *c) {
   const reduce_state *s = c->node->state;
   const emb_tensor *in = emb_in_t(c, 0);
@@ -306,13 +528,16 @@ static ember_status reduce_run(emb_run_ctx *c) {
   reduce_plan p;
   reduce_make_plan(rank, in->dims, mask, &p);
 
-  int w = work_type(in->dtype);
+  int kind = s->kind, w = work_type(kind, in->dtype), op = pass_op(kind);
+  bool lse = kind == RED_LOGSUMEXP;
   size_t ws = w == W_F32 ? 4 : 8;
-  bool direct_in = (w == W_F32 && in->dtype == EMBER_FLOAT) ||
-                   (w == W_F64) || in->dtype == EMBER_INT64 ||
-                   in->dtype == EMBER_UINT64;
-  bool direct_out = direct_in;
-  /* Scratch: widened input, two ping-pong buffers, widened result. */
+  /* The input is used in place unless it must be widened or is rewritten
+   * by the step before the passes. */
+  bool direct_in = work_native(w, in->dtype) && !lse && kind != RED_L1 &&
+                   kind != RED_L2 && kind != RED_SUMSQ;
+  bool direct_out = work_native(w, out->dtype);
+  /* Scratch: working input, two ping-pong buffers, working result, and
+   * LogSumExp's maxima. */
   size_t sz_in = direct_in ? 0 : n_in * ws;
   size_t sz_a = 0, sz_b = 0;
   for (int i = 0; i + 1 < p.n; i++) {
@@ -321,17 +546,21 @@ static ember_status reduce_run(emb_run_ctx *c) {
     if (i % 2 == 1 && sz > sz_b) sz_b = sz;
   }
   size_t sz_out = direct_out ? 0 : n_out * ws;
+  size_t sz_m = lse ? n_out * ws : 0;
   char *scr = NULL;
-  if (sz_in + sz_a + sz_b + sz_out) {
-    scr = emb_scratch(c, sz_in + sz_a + sz_b + sz_out);
+  if (sz_in + sz_a + sz_b + sz_out + sz_m) {
+    scr = emb_scratch(c, sz_in + sz_a + sz_b + sz_out + sz_m);
     if (!scr) return c->diag->status ? c->diag->status
                                      : EMBER_ERR_OUT_OF_MEMORY;
   }
   void *win = direct_in ? in->data : scr;
   char *buf_a = scr + sz_in, *buf_b = buf_a + sz_a;
   void *wout = direct_out ? out->data : buf_b + sz_b;
+  void *wm = buf_b + sz_b + sz_out;
   if (!direct_in) {
-    if (in->dtype == EMBER_FLOAT16) {
+    if (work_native(w, in->dtype)) {
+      memcpy(win, in->data, n_in * ws);
+    } else if (in->dtype == EMBER_FLOAT16) {
       const uint16_t *h = in->data;
       float *f = win;
       for (size_t i = 0; i < n_in; i++) f[i] = emb_f16_to_f32(h[i]);
@@ -339,34 +568,21 @@ static ember_status reduce_run(emb_run_ctx *c) {
       const uint16_t *h = in->data;
       float *f = win;
       for (size_t i = 0; i < n_in; i++) f[i] = emb_bf16_to_f32(h[i]);
+    } else if (w == W_F64) {
+      double *f = win;
+      for (size_t i = 0; i < n_in; i++) f[i] = emb_tensor_get_f64(in, i);
     } else {
       int64_t *v = win;
       for (size_t i = 0; i < n_in; i++) v[i] = emb_tensor_get_i64(in, i);
     }
+    reduce_pre(w, kind, n_in, win);
   }
-  const void *src = win;
-  for (int i = 0; i < p.n; i++) {
-    void *dst = i + 1 == p.n ? wout : (i % 2 == 0 ? buf_a : buf_b);
-    reduce_pass(w, s->kind, p.outer[i], p.red[i], p.inner[i], src, dst);
-    src = dst;
+  if (lse) {
+    reduce_passes(&p, w, P_MAX, ws, n_out, win, wm, buf_a, buf_b);
+    lse_exp(w, rank, in->dims, mask, n_in, win, wm);
   }
-  if (p.n == 0 && src != wout) memcpy(wout, src, n_out * ws);
-  if (s->kind == RED_MEAN && count != 1) {
-    if (w == W_F32) {
-      float *f = wout;
-      for (size_t i = 0; i < n_out; i++) f[i] = (float)((double)f[i] / count);
-    } else if (w == W_F64) {
-      double *f = wout;
-      for (size_t i = 0; i < n_out; i++) f[i] /= (double)count;
-    } else if (w == W_I64) {
-      int64_t *v = wout;
-      for (size_t i = 0; i < n_out; i++)
-        v[i] = count ? v[i] / (int64_t)count : 0;
-    } else {
-      uint64_t *v = wout;
-      for (size_t i = 0; i < n_out; i++) v[i] = count ? v[i] / count : 0;
-    }
-  }
+  reduce_passes(&p, w, op, ws, n_out, win, wout, buf_a, buf_b);
+  reduce_post(w, kind, n_out, count, wout, wm);
   if (!direct_out) {
     if (out->dtype == EMBER_FLOAT16) {
       const float *f = wout;
@@ -376,28 +592,45 @@ static ember_status reduce_run(emb_run_ctx *c) {
       const float *f = wout;
       uint16_t *h = out->data;
       for (size_t i = 0; i < n_out; i++) h[i] = emb_f32_to_bf16(f[i]);
+    } else if (w == W_F64) {
+      const double *f = wout;
+      for (size_t i = 0; i < n_out; i++)
+        emb_tensor_set_i64(out, i, f64_to_i64_sat(f[i]));
     } else {
       const int64_t *v = wout;
       for (size_t i = 0; i < n_out; i++) emb_tensor_set_i64(out, i, v[i]);
     }
   }
-  /* The maximum of nothing is the lowest value of the type. */
-  if (s->kind == RED_MAX && count == 0 && emb_dtype_is_int(out->dtype)) {
-    int64_t lo = 0;
-    switch (out->dtype) {
-      case EMBER_INT8: lo = INT8_MIN; break;
-      case EMBER_INT32: lo = INT32_MIN; break;
-      case EMBER_INT64: lo = INT64_MIN; break;
-      default: lo = 0; break;
-    }
-    for (size_t i = 0; i < n_out; i++) emb_tensor_set_i64(out, i, lo);
+  /* The maximum (minimum) of nothing is the lowest (highest) value of an
+   * integer type; the 64-bit working identities do not narrow to it. */
+  if ((kind == RED_MAX || kind == RED_MIN) && count == 0 &&
+      !emb_dtype_is_float(out->dtype)) {
+    int64_t lo;
+    uint64_t hi;
+    int_range(out->dtype, &lo, &hi);
+    for (size_t i = 0; i < n_out; i++)
+      emb_tensor_set_i64(out, i, kind == RED_MAX ? lo : (int64_t)hi);
   }
   return EMBER_OK;
 }
 
 const emb_opdef emb_op_reducesum = {1, 2, 1, 1, 0, reducesum_init,
-                                    reduce_infer, reduce_run};
+    reduce_infer, reduce_run};
 const emb_opdef emb_op_reducemean = {1, 2, 1, 1, 0, reducemean_init,
-                                     reduce_infer, reduce_run};
+    reduce_infer, reduce_run};
 const emb_opdef emb_op_reducemax = {1, 2, 1, 1, 0, reducemax_init,
-                                    reduce_infer, reduce_run};
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducemin = {1, 2, 1, 1, 0, reducemin_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reduceprod = {1, 2, 1, 1, 0, reduceprod_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducel1 = {1, 2, 1, 1, 0, reducel1_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducel2 = {1, 2, 1, 1, 0, reducel2_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducelogsum = {1, 2, 1, 1, 0, reducelogsum_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducelogsumexp = {1, 2, 1, 1, 0, reducelogsumexp_init,
+    reduce_infer, reduce_run};
+const emb_opdef emb_op_reducesumsquare = {1, 2, 1, 1, 0, reducesumsquare_init,
+    reduce_infer, reduce_run};

@@ -689,6 +689,23 @@ static void regex_arena_free(void *p, void *arena) {
   (void)p;
   (void)arena;
 }
+
+/* Whether the n bytes at s are well-formed UTF-8.  A string that is not
+ * matches no pattern (in RE2, `.` and classes match whole characters only,
+ * so nothing can cover a stray byte).  Checking here rather than with
+ * PCRE2_MATCH_INVALID_UTF matters: in that mode PCRE2 treats the end of a
+ * valid stretch as the subject's end for ENDANCHORED, so "a.*" would fully
+ * match "ab\xff". */
+static bool regex_valid_utf8(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    size_t l = strn_decode(p + i, n - i, &cp);
+    if (!l) return false;
+    i += l;
+  }
+  return true;
+}
 #endif
 
 static ember_status regex_init(emb_init_ctx *c) {
@@ -716,9 +733,6 @@ static ember_status regex_init(emb_init_ctx *c) {
   pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
   uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ANCHORED |
                   PCRE2_ENDANCHORED;
-#ifdef PCRE2_MATCH_INVALID_UTF
-  opts |= PCRE2_MATCH_INVALID_UTF;
-#endif
   int err = 0;
   PCRE2_SIZE off = 0;
   s->code = pcre2_compile((PCRE2_SPTR)a->s, a->slen, opts, &err, &off, cc);
@@ -778,7 +792,13 @@ static ember_status regex_run(emb_run_ctx *c) {
   uint8_t *out = y->data;
   for (size_t i = 0; i < n; i++) {
     const char *e = str_at(x, i);
-    int rc = pcre2_match(s->code, (PCRE2_SPTR)e, strlen(e), 0, 0, md, mc);
+    size_t len = strlen(e);
+    if (!regex_valid_utf8(e, len)) {
+      out[i] = 0;
+      continue;
+    }
+    int rc = pcre2_match(s->code, (PCRE2_SPTR)e, len, 0, PCRE2_NO_UTF_CHECK,
+                         md, mc);
     if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH) {
       out[i] = rc >= 0;
       continue;
@@ -965,7 +985,8 @@ static ember_status tfidf_init(emb_init_ctx *c) {
   /* Levels: check the boundaries and count the n-grams. */
   size_t n_grams = 0;
   for (size_t l = 0; l < n_counts; l++) {
-    int64_t b = counts[l], e = l + 1 < n_counts ? counts[l + 1] : (int64_t)n_pool;
+    int64_t b = counts[l];
+    int64_t e = l + 1 < n_counts ? counts[l + 1] : (int64_t)n_pool;
     if (b < 0 || b > e || e > (int64_t)n_pool)
       return emb_op_fail(c->diag, c->node, EMBER_ERR_INVALID_MODEL,
                          "attribute 'ngram_counts' is not a list of "

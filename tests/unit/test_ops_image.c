@@ -741,6 +741,14 @@ static void test_undecodable_and_jpeg2000(void **state) {
   puts_(&b, "P6 4 x 255\n");
   expect_empty(&b, "bad PNM header");
   free(b.p);
+  b = (bytes){0};
+  puts_(&b, "P5 100000 100000 255\n\1\2\3");
+  expect_empty(&b, "PNM with far too few samples");
+  free(b.p);
+  b = (bytes){0};
+  puts_(&b, "P2 3 3 255\n1 2 3 4");
+  expect_empty(&b, "ASCII PNM with too few samples");
+  free(b.p);
   /* a JPEG 2000 signature with nothing after it */
   b = (bytes){0};
   put(&b, "\0\0\0\x0cjP  \r\n\x87\n\0\0\0\x14", 16);
@@ -777,9 +785,13 @@ static void test_errors(void **state) {
   assert_int_equal(st, EMBER_ERR_UNSUPPORTED);
   assert_non_null(strstr(optest_errmsg(t), "'n0'"));
   optest_free(t);
-  /* an image over the size limit is refused, not allocated */
-  bytes b = {0};
-  puts_(&b, "P5 100000 100000 255\n");
+  /* an image over the size limit is refused, not allocated (run-length
+   * data can be short, so the claimed size alone decides) */
+  static const uint8_t pal[2][3] = {{0, 0, 0}, {1, 2, 3}};
+  uint8_t idx = 1, one[3] = {1, 2, 3};
+  bytes b = bmp_encode(BMP_RLE8, 1, 1, one, pal, 2, &idx);
+  for (int k = 0; k < 8; k++) /* width and height 100000, little-endian */
+    b.p[18 + k] = (uint8_t)(100000u >> (8 * (k % 4)));
   t = optest_new("ImageDecoder", 20);
   int64_t bn = (int64_t)b.n;
   optest_input(t, EMBER_UINT8, 1, &bn, b.p);

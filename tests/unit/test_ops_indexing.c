@@ -373,8 +373,8 @@ static void test_scatter_elements(void **state) {
       for (size_t j = 0; j < n; j++) {
         int64_t p[3];
         unravel(j, 3, id, p);
-        idx[j] = ri ? irand(dd[ax]) : (p[ax] * 3 + 1) % dd[ax] - (j & 1 ?
-                                                                   dd[ax] : 0);
+        idx[j] = ri ? irand(dd[ax])
+                    : (p[ax] + 1) % dd[ax] - (j & 1 ? dd[ax] : 0);
         upd[j] = frand();
       }
       for (size_t j = 0; j < n; j++) {
@@ -874,7 +874,7 @@ static void test_unique(void **state) {
             rows[i][j] = x[i];
             continue;
           }
-          int64_t p[3], od[2];
+          int64_t p[3] = {0, 0, 0}, od[2] = {0, 0};
           int o = 0;
           for (int a = 0; a < 3; a++)
             if (a != ax) od[o++] = dd[a];

@@ -1,10 +1,12 @@
 /*
- * Unit tests for the sequence operators (lib/ops/sequence.c).  The
- * one-node harness (optest.h) only feeds tensors, so this file builds its
- * own small multi-node models with the same protobuf-c schema: graph
- * inputs may be sequences (fed through ember_session_run_values) and
- * nodes may be chained (SplitToSequence -> ConcatFromSequence).  Every
- * expected result is computed here from the inputs by index arithmetic.
+ * Unit tests for the sequence and optional operators (lib/ops/sequence.c).
+ * The one-node harness (optest.h) only feeds tensors, so this file builds
+ * its own small multi-node models with the same protobuf-c schema: graph
+ * inputs may be sequences or optionals (fed through
+ * ember_session_run_values), nodes may be chained (SplitToSequence ->
+ * ConcatFromSequence, Optional -> OptionalGetElement) and may hold a body
+ * graph (SequenceMap).  Every expected result is computed here from the
+ * inputs by index arithmetic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,6 +49,8 @@ typedef struct sq {
   ember_session *sess;
   ember_value outs[SQ_MAX];
   char msg[1200];
+  struct sq *bodies[4]; /* body graphs built with the same calls */
+  int n_bodies;
 } sq;
 
 static void *sq_keep(sq *m, void *p) {
@@ -72,6 +76,7 @@ static sq *sq_new(int opset) {
 
 static void sq_free(sq *m) {
   if (!m) return;
+  for (int i = 0; i < m->n_bodies; i++) sq_free(m->bodies[i]);
   ember_session_free(m->sess);
   ember_model_free(m->model);
   for (int i = 0; i < m->n_pool; i++) free(m->pool[i]);
@@ -224,6 +229,72 @@ static void sq_output(sq *m, const char *name) {
   emberpb__value_info__init(v);
   v->name = sq_str(m, name);
   m->gout_ptrs[m->n_gout++] = v;
+}
+
+/* An optional type holding `inner`. */
+static Emberpb__Type *sq_opt_type(sq *m, Emberpb__Type *inner) {
+  Emberpb__Type *ty = sq_alloc(m, sizeof *ty);
+  emberpb__type__init(ty);
+  Emberpb__Type__OptionalT *ot = sq_alloc(m, sizeof *ot);
+  emberpb__type__optional_t__init(ot);
+  ot->elem_type = inner;
+  ty->value_case = EMBERPB__TYPE__VALUE_OPTIONAL_TYPE;
+  ty->optional_type = ot;
+  return ty;
+}
+
+/* An optional input of type optional(inner) fed with v (borrowed until
+ * sq_run returns), or fed as absent when v is NULL. */
+static void sq_opt_input(sq *m, const char *name, Emberpb__Type *inner,
+                         const ember_value *v) {
+  sq_gin(m, name, sq_opt_type(m, inner));
+  ember_value *f = &m->feed[m->n_feed];
+  memset(f, 0, sizeof *f);
+  f->kind = EMBER_KIND_OPTIONAL;
+  if (v) {
+    *f = *v;
+    f->elem_kind = v->kind;
+    f->kind = EMBER_KIND_OPTIONAL;
+    f->has_value = 1;
+  }
+  m->feed_names[m->n_feed++] = name;
+}
+
+/* A graph output with a declared type (for bodies). */
+static void sq_typed_output(sq *m, const char *name, Emberpb__Type *ty) {
+  sq_output(m, name);
+  m->gout[m->n_gout - 1].type = ty;
+}
+
+/* A type attribute on the last node. */
+static void sq_attr_type(sq *m, const char *name, Emberpb__Type *ty) {
+  Emberpb__Attribute *a = sq_attr(m, name, 13);
+  a->tp = ty;
+}
+
+/* A new body graph: build it with sq_gin / sq_node / sq_typed_output on
+ * the result, then attach it with sq_attr_graph.  Freed with m. */
+static sq *sq_body(sq *m) {
+  assert_true(m->n_bodies < 4);
+  sq *b = sq_new(m->opset);
+  m->bodies[m->n_bodies++] = b;
+  return b;
+}
+
+static void sq_attr_graph(sq *m, const char *name, sq *body) {
+  Emberpb__Graph *g = sq_alloc(m, sizeof *g);
+  emberpb__graph__init(g);
+  g->name = sq_str(m, "body");
+  g->n_node = (size_t)body->n_nodes;
+  g->node = body->node_ptrs;
+  g->n_input = (size_t)body->n_gin;
+  g->input = body->gin_ptrs;
+  g->n_output = (size_t)body->n_gout;
+  g->output = body->gout_ptrs;
+  g->n_initializer = (size_t)body->n_inits;
+  g->initializer = body->init_ptrs;
+  Emberpb__Attribute *a = sq_attr(m, name, 5);
+  a->g = g;
 }
 
 /* Build, load and run; the first failing status (message in m->msg). */
@@ -1049,6 +1120,340 @@ static void test_empty_insert_at_chain(void **state) {
   sq_free(m);
 }
 
+/* ------------------------------------------------------------ optionals */
+
+/* The result must be an optional holding a tensor equal to want (NULL:
+ * an absent optional). */
+static void expect_opt_tensor(const ember_value *v, const ember_tensor *want) {
+  assert_int_equal(v->kind, EMBER_KIND_OPTIONAL);
+  if (!want) {
+    if (v->has_value) fail_msg("the optional holds a value");
+    return;
+  }
+  if (!v->has_value) fail_msg("the optional is empty");
+  assert_int_equal(v->elem_kind, EMBER_KIND_TENSOR);
+  expect_same(&v->tensor, want, "optional");
+}
+
+static void expect_bool(const ember_value *v, int want, const char *what) {
+  assert_int_equal(v->kind, EMBER_KIND_TENSOR);
+  assert_int_equal(v->tensor.dtype, EMBER_BOOL);
+  assert_int_equal(v->tensor.rank, 0);
+  int got = *(const uint8_t *)v->tensor.data;
+  if (got != want) fail_msg("%s: got %d, expected %d", what, got, want);
+}
+
+static void test_optional_wraps_tensor(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  sq *m = sq_new(18);
+  sq_tensor_input(m, "a", EMBER_FLOAT, 2, d_a, v_a);
+  sq_node(m, "Optional", "a", "o");
+  sq_node(m, "OptionalHasElement", "o", "h");
+  sq_node(m, "OptionalGetElement", "o", "g");
+  sq_output(m, "o");
+  sq_output(m, "h");
+  sq_output(m, "g");
+  sq_run_ok(m);
+  expect_opt_tensor(&m->outs[0], &t[0]);
+  expect_bool(&m->outs[1], 1, "OptionalHasElement");
+  expect_same(&m->outs[2].tensor, &t[0], "OptionalGetElement");
+  assert_int_equal(m->outs[2].kind, EMBER_KIND_TENSOR);
+  sq_free(m);
+}
+
+static void test_optional_wraps_sequence(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  sq *m = sq_new(15);
+  sq_seq_input(m, "s", EMBER_FLOAT, 3, t);
+  sq_node(m, "Optional", "s", "o");
+  sq_node(m, "OptionalGetElement", "o", "g");
+  sq_node(m, "OptionalHasElement", "o", "h");
+  sq_output(m, "g");
+  sq_output(m, "h");
+  sq_run_ok(m);
+  const ember_tensor *want[] = {&t[0], &t[1], &t[2]};
+  expect_seq(&m->outs[0], EMBER_FLOAT, 3, want);
+  expect_bool(&m->outs[1], 1, "OptionalHasElement");
+  sq_free(m);
+}
+
+static void test_optional_empty_from_type(void **state) {
+  (void)state;
+  for (int seq = 0; seq <= 1; seq++) {
+    sq *m = sq_new(18);
+    sq_node(m, "Optional", "", "o");
+    sq_attr_type(m, "type", seq ? sq_seq_type(m, EMBER_INT64)
+                                : sq_tensor_type(m, EMBER_FLOAT));
+    sq_node(m, "OptionalHasElement", "o", "h");
+    sq_output(m, "o");
+    sq_output(m, "h");
+    sq_run_ok(m);
+    expect_opt_tensor(&m->outs[0], NULL);
+    expect_bool(&m->outs[1], 0, "OptionalHasElement");
+    sq_free(m);
+  }
+}
+
+static void test_optional_get_element_of_empty_fails(void **state) {
+  (void)state;
+  sq *m = sq_new(18);
+  sq_node(m, "Optional", "", "o");
+  sq_attr_type(m, "type", sq_tensor_type(m, EMBER_FLOAT));
+  sq_node(m, "OptionalGetElement", "o", "g");
+  sq_output(m, "g");
+  sq_run_fails(m, EMBER_ERR_RUNTIME, "n1", "no element");
+  sq_free(m);
+}
+
+static void test_optional_bad_models_fail(void **state) {
+  (void)state;
+  /* No input and no type. */
+  sq *m = sq_new(18);
+  sq_node(m, "Optional", "", "o");
+  sq_output(m, "o");
+  sq_run_fails(m, EMBER_ERR_INVALID_MODEL, "n0", "type");
+  sq_free(m);
+  /* The type attribute contradicts the input. */
+  m = sq_new(18);
+  sq_tensor_input(m, "a", EMBER_FLOAT, 2, d_a, v_a);
+  sq_node(m, "Optional", "a", "o");
+  sq_attr_type(m, "type", sq_tensor_type(m, EMBER_INT64));
+  sq_output(m, "o");
+  sq_run_fails(m, EMBER_ERR_TYPE, "n0", "int64");
+  sq_free(m);
+  /* OptionalHasElement needs its input before opset 18. */
+  m = sq_new(15);
+  sq_node(m, "OptionalHasElement", "", "h");
+  sq_output(m, "h");
+  sq_run_fails(m, EMBER_ERR_INVALID_MODEL, "n0", "required");
+  sq_free(m);
+}
+
+static void test_optional_graph_inputs(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  ember_value present;
+  memset(&present, 0, sizeof present);
+  present.kind = EMBER_KIND_TENSOR;
+  present.tensor = t[1];
+  for (int given = 0; given <= 1; given++) {
+    sq *m = sq_new(18);
+    sq_opt_input(m, "x", sq_tensor_type(m, EMBER_FLOAT),
+                 given ? &present : NULL);
+    sq_node(m, "OptionalHasElement", "x", "h");
+    sq_output(m, "h");
+    if (given) {
+      sq_node(m, "OptionalGetElement", "x", "g");
+      sq_output(m, "g");
+    }
+    sq_run_ok(m);
+    expect_bool(&m->outs[0], given, "OptionalHasElement");
+    if (given) expect_same(&m->outs[1].tensor, &t[1], "OptionalGetElement");
+    sq_free(m);
+  }
+  /* Opset 18: no input at all is an empty optional; a plain tensor or
+   * sequence is a present one, returned as it is. */
+  sq *m = sq_new(18);
+  sq_tensor_input(m, "a", EMBER_FLOAT, 2, d_c, v_c);
+  sq_seq_input(m, "s", EMBER_FLOAT, 3, t);
+  sq_node(m, "OptionalHasElement", "", "h0");
+  sq_node(m, "OptionalHasElement", "a", "h1");
+  sq_node(m, "OptionalHasElement", "s", "h2");
+  sq_node(m, "OptionalGetElement", "a", "ga");
+  sq_node(m, "OptionalGetElement", "s", "gs");
+  sq_output(m, "h0");
+  sq_output(m, "h1");
+  sq_output(m, "h2");
+  sq_output(m, "ga");
+  sq_output(m, "gs");
+  sq_run_ok(m);
+  expect_bool(&m->outs[0], 0, "no input");
+  expect_bool(&m->outs[1], 1, "tensor input");
+  expect_bool(&m->outs[2], 1, "sequence input");
+  expect_same(&m->outs[3].tensor, &t[2], "OptionalGetElement(tensor)");
+  const ember_tensor *want[] = {&t[0], &t[1], &t[2]};
+  expect_seq(&m->outs[4], EMBER_FLOAT, 3, want);
+  sq_free(m);
+}
+
+/* --------------------------------------------------------- SequenceMap */
+
+static void test_seqmap_sequence_plus_tensor(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  static const float bias[3] = {10, 20, 30};
+  int64_t d3[] = {3};
+  sq *m = sq_new(17);
+  sq_seq_input(m, "s", EMBER_FLOAT, 3, t);
+  sq_tensor_input(m, "b", EMBER_FLOAT, 1, d3, bias);
+  sq_node(m, "SequenceMap", "s,b", "y");
+  sq *body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_gin(body, "c", sq_tensor_type(body, EMBER_FLOAT));
+  sq_node(body, "Add", "x,c", "z");
+  sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "y");
+  sq_run_ok(m);
+  /* Element i is item i with bias added along the last axis. */
+  float w[3][12];
+  ember_tensor wt[3];
+  const ember_tensor *want[3];
+  for (int i = 0; i < 3; i++) {
+    size_t n = numel(t[i].rank, t[i].dims);
+    for (size_t k = 0; k < n; k++)
+      w[i][k] = ((const float *)t[i].data)[k] + bias[k % 3];
+    wt[i] = t[i];
+    wt[i].data = w[i];
+    want[i] = &wt[i];
+  }
+  expect_seq(&m->outs[0], EMBER_FLOAT, 3, want);
+  sq_free(m);
+}
+
+static void test_seqmap_two_sequences_two_outputs(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  const char *s1[] = {"ab"}, *s2[] = {"", "c"}, *s3[] = {"d", "e", "f"};
+  int64_t d1[] = {1}, d2[] = {2}, d3[] = {3};
+  ember_tensor st[3] = {
+      {EMBER_STRING, 1, d1, (void *)s1, sizeof s1},
+      {EMBER_STRING, 1, d2, (void *)s2, sizeof s2},
+      {EMBER_STRING, 1, d3, (void *)s3, sizeof s3}};
+  sq *m = sq_new(17);
+  sq_seq_input(m, "a", EMBER_FLOAT, 3, t);
+  sq_seq_input(m, "b", EMBER_STRING, 3, st);
+  sq_node(m, "SequenceMap", "a,b", "ya,yb");
+  sq *body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_gin(body, "w", sq_tensor_type(body, EMBER_STRING));
+  sq_node(body, "Shape", "x", "shape");
+  sq_node(body, "Identity", "w", "same");
+  sq_typed_output(body, "shape", sq_tensor_type(body, EMBER_INT64));
+  sq_typed_output(body, "same", sq_tensor_type(body, EMBER_STRING));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "ya");
+  sq_output(m, "yb");
+  sq_run_ok(m);
+  int64_t shapes[3][2];
+  ember_tensor sh[3];
+  const ember_tensor *want_a[3], *want_b[3];
+  int64_t d2s[] = {2};
+  for (int i = 0; i < 3; i++) {
+    shapes[i][0] = t[i].dims[0];
+    shapes[i][1] = t[i].dims[1];
+    sh[i] = (ember_tensor){EMBER_INT64, 1, d2s, shapes[i], 16};
+    want_a[i] = &sh[i];
+    want_b[i] = &st[i];
+  }
+  expect_seq(&m->outs[0], EMBER_INT64, 3, want_a);
+  expect_seq(&m->outs[1], EMBER_STRING, 3, want_b);
+  sq_free(m);
+}
+
+static void test_seqmap_empty_sequence_and_capture(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  static const float k = 2;
+  for (size_t count = 0; count <= 3; count += 3) {
+    sq *m = sq_new(17);
+    sq_seq_input(m, "s", EMBER_FLOAT, count, t);
+    sq_tensor_input(m, "k", EMBER_FLOAT, 0, NULL, &k);
+    sq_node(m, "SequenceMap", "s", "y");
+    sq *body = sq_body(m);
+    sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+    sq_node(body, "Mul", "x,k", "z"); /* k comes from the main graph */
+    sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+    sq_attr_graph(m, "body", body);
+    sq_output(m, "y");
+    sq_run_ok(m);
+    float w[3][12];
+    ember_tensor wt[3];
+    const ember_tensor *want[3];
+    for (size_t i = 0; i < count; i++) {
+      size_t n = numel(t[i].rank, t[i].dims);
+      for (size_t j = 0; j < n; j++)
+        w[i][j] = ((const float *)t[i].data)[j] * k;
+      wt[i] = t[i];
+      wt[i].data = w[i];
+      want[i] = &wt[i];
+    }
+    expect_seq(&m->outs[0], EMBER_FLOAT, count, want);
+    sq_free(m);
+  }
+}
+
+static void test_seqmap_errors(void **state) {
+  (void)state;
+  ember_tensor t[3];
+  three(t);
+  /* Sequences of different lengths. */
+  sq *m = sq_new(17);
+  sq_seq_input(m, "a", EMBER_FLOAT, 3, t);
+  sq_seq_input(m, "b", EMBER_FLOAT, 2, t);
+  sq_node(m, "SequenceMap", "a,b", "y");
+  sq *body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_gin(body, "w", sq_tensor_type(body, EMBER_FLOAT));
+  sq_node(body, "Identity", "x", "z");
+  sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "y");
+  sq_run_fails(m, EMBER_ERR_RUNTIME, "SequenceMap", "input 1");
+  sq_free(m);
+  /* A body whose input count differs from the node's. */
+  m = sq_new(17);
+  sq_seq_input(m, "a", EMBER_FLOAT, 3, t);
+  sq_node(m, "SequenceMap", "a", "y");
+  body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_gin(body, "w", sq_tensor_type(body, EMBER_FLOAT));
+  sq_node(body, "Identity", "x", "z");
+  sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "y");
+  sq_run_fails(m, EMBER_ERR_INVALID_MODEL, "SequenceMap", "inputs");
+  sq_free(m);
+  /* The body fails on one element: the error names the SequenceMap. */
+  static const float two[2] = {1, 2};
+  int64_t d2[] = {2};
+  m = sq_new(17);
+  sq_seq_input(m, "a", EMBER_FLOAT, 3, t);
+  sq_tensor_input(m, "v", EMBER_FLOAT, 1, d2, two);
+  sq_node(m, "SequenceMap", "a,v", "y");
+  body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_gin(body, "w", sq_tensor_type(body, EMBER_FLOAT));
+  sq_node(body, "Add", "x,w", "z"); /* [2,3] + [2] does not broadcast */
+  sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "y");
+  ember_status st = sq_run(m);
+  assert_int_not_equal(st, EMBER_OK);
+  if (!strstr(m->msg, "SequenceMap")) fail_msg("message: %s", m->msg);
+  sq_free(m);
+  /* Input 0 must be a sequence. */
+  m = sq_new(17);
+  sq_tensor_input(m, "a", EMBER_FLOAT, 2, d_a, v_a);
+  sq_node(m, "SequenceMap", "a", "y");
+  body = sq_body(m);
+  sq_gin(body, "x", sq_tensor_type(body, EMBER_FLOAT));
+  sq_node(body, "Identity", "x", "z");
+  sq_typed_output(body, "z", sq_tensor_type(body, EMBER_FLOAT));
+  sq_attr_graph(m, "body", body);
+  sq_output(m, "y");
+  sq_run_fails(m, EMBER_ERR_TYPE, "SequenceMap", "sequence");
+  sq_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_construct_keeps_inputs_in_order),
@@ -1081,6 +1486,16 @@ int main(void) {
       cmocka_unit_test(test_concat_errors),
       cmocka_unit_test(test_split_concat_round_trip),
       cmocka_unit_test(test_empty_insert_at_chain),
+      cmocka_unit_test(test_optional_wraps_tensor),
+      cmocka_unit_test(test_optional_wraps_sequence),
+      cmocka_unit_test(test_optional_empty_from_type),
+      cmocka_unit_test(test_optional_get_element_of_empty_fails),
+      cmocka_unit_test(test_optional_bad_models_fail),
+      cmocka_unit_test(test_optional_graph_inputs),
+      cmocka_unit_test(test_seqmap_sequence_plus_tensor),
+      cmocka_unit_test(test_seqmap_two_sequences_two_outputs),
+      cmocka_unit_test(test_seqmap_empty_sequence_and_capture),
+      cmocka_unit_test(test_seqmap_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
