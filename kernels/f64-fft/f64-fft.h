@@ -18,14 +18,14 @@
 enum { EMBER_FFT_RADIX2 = 1, EMBER_FFT_DIRECT, EMBER_FFT_BLUESTEIN };
 
 typedef struct ember_f64_fft_plan {
-  size_t n;          /* transform length (>= 1)                          */
-  size_t m;          /* radix-2 length: n, or Bluestein's m; 0 if direct */
-  int kind;          /* EMBER_FFT_*                                      */
-  const double *tw;  /* radix-2: m/2 pairs e^{-2 pi i k/m};
-                        direct: n pairs e^{-2 pi i k/n}                  */
-  const double *chirp; /* Bluestein: n pairs e^{-pi i k^2/n}             */
-  const double *bfft;  /* Bluestein: FFT of the conjugate chirp, m pairs,
-                          scaled by 1/m                                  */
+  size_t n;            /* transform length (>= 1)                       */
+  size_t m;            /* radix-2 length: n, or Bluestein's m; 0 direct */
+  int kind;            /* EMBER_FFT_*                                   */
+  const double *tw;    /* radix-2: m/2 pairs e^{-2 pi i k/m};
+                          direct: n pairs e^{-2 pi i k/n}               */
+  const double *chirp; /* Bluestein: n pairs e^{-pi i k^2/n}            */
+  const double *bfft;  /* Bluestein: FFT of the conjugate chirp, m
+                          pairs, scaled by 1/m                          */
 } ember_f64_fft_plan;
 
 /* Doubles of table memory and of work memory a plan of length n needs. */

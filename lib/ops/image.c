@@ -95,13 +95,15 @@ static void img_drop(img_buf *b) {
 static ember_status img_missing(img_call *k, const char *format,
                                 const char *library) {
   return emb_op_fail(k->c->diag, k->c->node, EMBER_ERR_UNSUPPORTED,
-                     "the stream is %s, but Ember was built without %s",
-                     format, library);
+                     "the stream is %s, but Ember was built without %s", format,
+                     library);
 }
 
 /* ------------------------------------------------------------------ BMP */
 
-static uint32_t img_le16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
+static uint32_t img_le16(const uint8_t *p) {
+  return p[0] | (uint32_t)p[1] << 8;
+}
 static uint32_t img_le32(const uint8_t *p) {
   return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;
@@ -137,8 +139,8 @@ static uint8_t bmp_field_get(const bmp_field *f, uint32_t v) {
 
 /* Run-length decoding (RLE8, RLE4) into palette indices, bottom-up rows
  * as stored; pixels never written keep index 0.  False on a bad stream. */
-static bool bmp_rle(const uint8_t *p, size_t n, bool four, size_t w,
-                    size_t h, uint8_t *idx) {
+static bool bmp_rle(const uint8_t *p, size_t n, bool four, size_t w, size_t h,
+                    uint8_t *idx) {
   size_t i = 0, x = 0, y = 0;
   while (i + 1 < n) {
     unsigned a = p[i], b = p[i + 1];
@@ -162,8 +164,8 @@ static bool bmp_rle(const uint8_t *p, size_t n, bool four, size_t w,
       if (i + bytes > n) return false;
       for (unsigned k = 0; k < b && y < h; k++, x++)
         if (x < w) {
-          unsigned v = four ? (k & 1 ? p[i + k / 2] & 15 : p[i + k / 2] >> 4)
-                            : p[i + k];
+          unsigned v =
+              four ? (k & 1 ? p[i + k / 2] & 15 : p[i + k / 2] >> 4) : p[i + k];
           idx[y * w + x] = (uint8_t)v;
         }
       i += bytes + (bytes & 1);
@@ -194,7 +196,7 @@ static ember_status img_bmp(img_call *k) {
     comp = img_le32(p + 30);
     colors = img_le32(p + 46);
     if (comp == 3 || comp == 6) { /* (ALPHA)BITFIELDS */
-      size_t at = 14 + 40;       /* after the header, or inside V2+ ones */
+      size_t at = 14 + 40;        /* after the header, or inside V2+ ones */
       if (at + 12 > n) return EMBER_OK;
       for (int i = 0; i < 3; i++) masks[i] = img_le32(p + at + 4 * i);
       have_masks = true;
@@ -206,15 +208,14 @@ static ember_status img_bmp(img_call *k) {
   if (top_down) h = -h;
   if (w <= 0 || h <= 0 || off >= n) return EMBER_OK;
   if (comp == 4 || comp == 5)
-    return img_missing(k, comp == 4 ? "a BMP holding JPEG data"
-                                    : "a BMP holding PNG data",
-                       "support for codecs inside BMP");
+    return img_missing(
+        k, comp == 4 ? "a BMP holding JPEG data" : "a BMP holding PNG data",
+        "support for codecs inside BMP");
   if (!(comp <= 3 || comp == 6)) return EMBER_OK;
   if ((comp == 1 && bpp != 8) || (comp == 2 && bpp != 4) ||
       ((comp == 3 || comp == 6) && bpp != 16 && bpp != 32))
     return EMBER_OK;
-  if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 &&
-      bpp != 32)
+  if (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)
     return EMBER_OK;
   size_t W = (size_t)w, H = (size_t)h;
   /* The palette sits between the headers (and masks) and the pixels. */
@@ -223,8 +224,8 @@ static ember_status img_bmp(img_call *k) {
   if (bpp <= 8) {
     size_t at = 14 + hsz + (hsz == 40 && have_masks ? 12 : 0);
     size_t count = colors && colors <= 256 ? colors : (size_t)1 << bpp;
-    for (size_t i = 0; i < count && at + palette_entry <= off &&
-                       at + palette_entry <= n;
+    for (size_t i = 0;
+         i < count && at + palette_entry <= off && at + palette_entry <= n;
          i++, at += palette_entry) {
       pal[i][0] = p[at + 2];
       pal[i][1] = p[at + 1];
@@ -523,7 +524,8 @@ static void png_job_run(png_job *j) {
     png_set_strip_alpha(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  size_t w = png_get_image_width(png, info),
+         h = png_get_image_height(png, info);
   int ch = png_get_channels(png, info);
   if ((ch != 1 && ch != 3) || png_get_rowbytes(png, info) != w * (size_t)ch)
     return; /* not a layout the transforms above can give */
@@ -612,7 +614,9 @@ static tmsize_t tiff_write(thandle_t h, void *buf, tmsize_t n) {
 }
 static toff_t tiff_seek(thandle_t h, toff_t off, int whence) {
   tiff_src *s = h;
-  uint64_t base = whence == SEEK_CUR ? s->pos : whence == SEEK_END ? s->size : 0;
+  uint64_t base = whence == SEEK_CUR   ? s->pos
+                  : whence == SEEK_END ? s->size
+                                       : 0;
   if (off > UINT64_MAX - base) return (toff_t)-1;
   uint64_t to = base + off;
   if (to > s->size) to = s->size; /* reads past the end return 0 bytes */
@@ -636,8 +640,8 @@ static void tiff_unmap(thandle_t h, void *base, toff_t size) {
   (void)size;
 }
 #if TIFFLIB_VERSION >= 20221213
-static int tiff_quiet(TIFF *t, void *user, const char *module,
-                      const char *fmt, va_list ap) {
+static int tiff_quiet(TIFF *t, void *user, const char *module, const char *fmt,
+                      va_list ap) {
   (void)t;
   (void)user;
   (void)module;
@@ -659,9 +663,8 @@ static ember_status img_tiff(img_call *k) {
                        "out of memory");
   TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_quiet, NULL);
   TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_quiet, NULL);
-  t = TIFFClientOpenExt("memory", "rm", &src, tiff_read, tiff_write,
-                        tiff_seek, tiff_close, tiff_size, tiff_map, tiff_unmap,
-                        opts);
+  t = TIFFClientOpenExt("memory", "rm", &src, tiff_read, tiff_write, tiff_seek,
+                        tiff_close, tiff_size, tiff_map, tiff_unmap, opts);
   TIFFOpenOptionsFree(opts);
 #else
   t = TIFFClientOpen("memory", "rm", &src, tiff_read, tiff_write, tiff_seek,
@@ -675,8 +678,9 @@ static ember_status img_tiff(img_call *k) {
   TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
   TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
   TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photo);
-  bool gray = (photo == PHOTOMETRIC_MINISBLACK ||
-               photo == PHOTOMETRIC_MINISWHITE) && spp <= 2;
+  bool gray =
+      (photo == PHOTOMETRIC_MINISBLACK || photo == PHOTOMETRIC_MINISWHITE) &&
+      spp <= 2;
   uint32_t *raster = NULL;
   st = img_alloc(k, w, h, gray ? 1 : 3, "TIFF");
   if (!st && k->out->px) {
@@ -754,8 +758,8 @@ static void j2k_quiet(const char *msg, void *user) {
 
 /* Sample (x, y) of the image grid from component c, scaled to 8 bits;
  * subsampled components are read at the nearest position. */
-static int j2k_sample(const opj_image_comp_t *c, size_t x, size_t y,
-                      size_t w, size_t h) {
+static int j2k_sample(const opj_image_comp_t *c, size_t x, size_t y, size_t w,
+                      size_t h) {
   size_t cx = x * c->w / w, cy = y * c->h / h;
   int64_t v = c->data[cy * c->w + cx];
   if (c->sgnd) v += (int64_t)1 << (c->prec - 1);
@@ -771,8 +775,8 @@ static ember_status img_j2k(img_call *k, bool jp2) {
 #if EMBER_HAVE_OPENJPEG
   j2k_src src = {k->data, k->size, 0};
   opj_stream_t *s = opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE);
-  opj_codec_t *codec = opj_create_decompress(jp2 ? OPJ_CODEC_JP2
-                                                 : OPJ_CODEC_J2K);
+  opj_codec_t *codec =
+      opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K);
   opj_image_t *im = NULL;
   ember_status st = EMBER_OK;
   if (!s || !codec) {
@@ -847,8 +851,8 @@ done:
 
 static ember_status img_init(emb_init_ctx *c) {
   const char *pf;
-  ember_status st = emb_attr_string(c->node, "pixel_format", "RGB", &pf,
-                                    c->diag);
+  ember_status st =
+      emb_attr_string(c->node, "pixel_format", "RGB", &pf, c->diag);
   if (st) return st;
   int format;
   if (!strcmp(pf, "RGB"))
@@ -899,8 +903,7 @@ static ember_status img_decode(img_call *k) {
     return img_tiff(k);
   if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
     return img_webp(k);
-  if (img_magic(p, n, "\0\0\0\x0cjP  \r\n\x87\n", 12))
-    return img_j2k(k, true);
+  if (img_magic(p, n, "\0\0\0\x0cjP  \r\n\x87\n", 12)) return img_j2k(k, true);
   if (img_magic(p, n, "\xff\x4f\xff\x51", 4)) return img_j2k(k, false);
   if (n >= 3 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6') return img_pnm(k);
   return EMBER_OK; /* not a format this decoder knows: empty image */
@@ -935,8 +938,9 @@ static ember_status img_run(emb_run_ctx *c) {
       memset(dst + i * (size_t)ch, src[i], (size_t)ch);
     } else if (s->format == IMG_GRAY) {
       const uint8_t *q = src + 3 * i;
-      dst[i] = (uint8_t)((q[0] * 19595u + q[1] * 38470u + q[2] * 7471u +
-                          0x8000u) >> 16);
+      dst[i] =
+          (uint8_t)((q[0] * 19595u + q[1] * 38470u + q[2] * 7471u + 0x8000u) >>
+                    16);
     } else {
       const uint8_t *q = src + 3 * i;
       bool bgr = s->format == IMG_BGR;
@@ -956,5 +960,5 @@ static ember_status img_run(emb_run_ctx *c) {
 }
 
 const emb_opdef emb_op_imagedecoder = {
-    1, 1, 1, 1, EMB_OP_OWN_OUTPUTS | EMB_OP_NO_FOLD,
+    1,        1,         1,      1, EMB_OP_OWN_OUTPUTS | EMB_OP_NO_FOLD,
     img_init, img_infer, img_run};

@@ -1209,7 +1209,7 @@ static ember_status einsum_infer(emb_infer_ctx *c) {
     for (int a = 0; a < ranks[t]; a++)
       if (!ein_merge_dim(&acc[lab[a]], c->in[t]->dims[a]))
         return emb_op_fail(
-            c->diag, c->node, c->at_run ? EMBER_ERR_RUNTIME : EMBER_ERR_SHAPE,
+            c->diag, c->node, EMBER_ERR_SHAPE,
             "dimension %d of input %d has size %lld where other operands "
             "have %lld for the same subscript", a, t,
             (long long)c->in[t]->dims[a].v, (long long)acc[lab[a]].d.v);

@@ -488,15 +488,6 @@ static void reduce_post(int w, int kind, size_t n, size_t count, void *y,
   }
 }
 
-/* Double to an integer type: truncation toward zero as in a cast, NaN 0,
- * out-of-range values saturated (casting those would be undefined). */
-static int64_t f64_to_i64_sat(double v) {
-  if (isnan(v)) return 0;
-  if (v >= 9223372036854775807.0) return INT64_MAX;
-  if (v <= -9223372036854775808.0) return INT64_MIN;
-  return (int64_t)v;
-}
-
 static void int_range(int32_t dt, int64_t *lo, uint64_t *hi) {
   switch (dt) {
     case EMBER_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
@@ -507,6 +498,29 @@ static void int_range(int32_t dt, int64_t *lo, uint64_t *hi) {
     case EMBER_UINT64: *lo = 0; *hi = UINT64_MAX; break;
     default: *lo = 0; *hi = 1; break; /* bool: false < true */
   }
+}
+
+/* Element i of an integer tensor from a double: truncated toward zero as
+ * by a cast, NaN as 0, values outside the type saturated (casting those
+ * would be undefined). */
+static void set_int_sat(emb_tensor *t, size_t i, double v) {
+  int64_t lo;
+  uint64_t hi;
+  int_range(t->dtype, &lo, &hi);
+  if (isnan(v)) v = 0;
+  if (t->dtype == EMBER_UINT64) {
+    ((uint64_t *)t->data)[i] = v <= 0 ? 0
+                               : v >= 18446744073709551616.0 ? UINT64_MAX
+                                                              : (uint64_t)v;
+    return;
+  }
+  /* (double)INT64_MAX rounds up to 2^63, hence >= */
+  if (v >= (double)hi)
+    emb_tensor_set_i64(t, i, (int64_t)hi);
+  else if (v <= (double)lo)
+    emb_tensor_set_i64(t, i, lo);
+  else
+    emb_tensor_set_i64(t, i, (int64_t)v);
 }
 
 static ember_status reduce_run(emb_run_ctx *c) {
@@ -594,8 +608,7 @@ static ember_status reduce_run(emb_run_ctx *c) {
       for (size_t i = 0; i < n_out; i++) h[i] = emb_f32_to_bf16(f[i]);
     } else if (w == W_F64) {
       const double *f = wout;
-      for (size_t i = 0; i < n_out; i++)
-        emb_tensor_set_i64(out, i, f64_to_i64_sat(f[i]));
+      for (size_t i = 0; i < n_out; i++) set_int_sat(out, i, f[i]);
     } else {
       const int64_t *v = wout;
       for (size_t i = 0; i < n_out; i++) emb_tensor_set_i64(out, i, v[i]);
@@ -615,22 +628,22 @@ static ember_status reduce_run(emb_run_ctx *c) {
 }
 
 const emb_opdef emb_op_reducesum = {1, 2, 1, 1, 0, reducesum_init,
-    reduce_infer, reduce_run};
+                                    reduce_infer, reduce_run};
 const emb_opdef emb_op_reducemean = {1, 2, 1, 1, 0, reducemean_init,
-    reduce_infer, reduce_run};
+                                     reduce_infer, reduce_run};
 const emb_opdef emb_op_reducemax = {1, 2, 1, 1, 0, reducemax_init,
-    reduce_infer, reduce_run};
+                                    reduce_infer, reduce_run};
 const emb_opdef emb_op_reducemin = {1, 2, 1, 1, 0, reducemin_init,
-    reduce_infer, reduce_run};
+                                    reduce_infer, reduce_run};
 const emb_opdef emb_op_reduceprod = {1, 2, 1, 1, 0, reduceprod_init,
-    reduce_infer, reduce_run};
+                                     reduce_infer, reduce_run};
 const emb_opdef emb_op_reducel1 = {1, 2, 1, 1, 0, reducel1_init,
-    reduce_infer, reduce_run};
+                                   reduce_infer, reduce_run};
 const emb_opdef emb_op_reducel2 = {1, 2, 1, 1, 0, reducel2_init,
-    reduce_infer, reduce_run};
+                                   reduce_infer, reduce_run};
 const emb_opdef emb_op_reducelogsum = {1, 2, 1, 1, 0, reducelogsum_init,
-    reduce_infer, reduce_run};
+                                       reduce_infer, reduce_run};
 const emb_opdef emb_op_reducelogsumexp = {1, 2, 1, 1, 0, reducelogsumexp_init,
-    reduce_infer, reduce_run};
+                                          reduce_infer, reduce_run};
 const emb_opdef emb_op_reducesumsquare = {1, 2, 1, 1, 0, reducesumsquare_init,
-    reduce_infer, reduce_run};
+                                          reduce_infer, reduce_run};

@@ -81,8 +81,8 @@ static double *sig_fft_setup(emb_run_ctx *c, size_t n, size_t line,
 }
 
 /* Forward or inverse (scaled 1/n) transform of the n pairs at x. */
-static void sig_transform(const ember_f64_fft_plan *p, double *x,
-                          double *work, bool inverse) {
+static void sig_transform(const ember_f64_fft_plan *p, double *x, double *work,
+                          bool inverse) {
   size_t n = p->n;
   if (inverse)
     for (size_t k = 0; k < n; k++) x[2 * k + 1] = -x[2 * k + 1];
@@ -251,8 +251,12 @@ static ember_status dft_run(emb_run_ctx *c) {
   emb_type_unknown(&present);
   const emb_type *in_types[3] = {&present, vals[1] ? &present : NULL,
                                  vals[2] ? &present : NULL};
-  emb_infer_ctx ic = {.node = c->node, .n_in = c->n_in, .in = in_types,
-                      .values = vals, .at_run = true, .diag = c->diag};
+  emb_infer_ctx ic = {.node = c->node,
+                      .n_in = c->n_in,
+                      .in = in_types,
+                      .values = vals,
+                      .at_run = true,
+                      .diag = c->diag};
   bool known;
   int64_t n;
   ember_status st;
@@ -443,8 +447,12 @@ static ember_status stft_run(emb_run_ctx *c) {
     emb_type_tensor(&tw, w->dtype, w->rank, w->dims);
     in_types[2] = &tw;
   }
-  emb_infer_ctx ic = {.node = c->node, .n_in = c->n_in, .in = in_types,
-                      .values = vals, .at_run = true, .diag = c->diag};
+  emb_infer_ctx ic = {.node = c->node,
+                      .n_in = c->n_in,
+                      .in = in_types,
+                      .values = vals,
+                      .at_run = true,
+                      .diag = c->diag};
   stft_geom g;
   ember_status st = stft_geometry(&ic, x->dims[1], &g);
   if (st) return st;
@@ -476,10 +484,19 @@ const emb_opdef emb_op_stft = {2, 4, 1, 1, 0, stft_init, stft_infer, stft_run};
 
 /* --------------------------------------------- output_datatype helpers */
 
-static const int32_t sig_numeric_types[] = {
-    EMBER_UINT8,   EMBER_UINT16, EMBER_UINT32, EMBER_UINT64,
-    EMBER_INT8,    EMBER_INT16,  EMBER_INT32,  EMBER_INT64,
-    EMBER_FLOAT16, EMBER_FLOAT,  EMBER_DOUBLE, EMBER_BFLOAT16, 0};
+static const int32_t sig_numeric_types[] = {EMBER_UINT8,
+                                            EMBER_UINT16,
+                                            EMBER_UINT32,
+                                            EMBER_UINT64,
+                                            EMBER_INT8,
+                                            EMBER_INT16,
+                                            EMBER_INT32,
+                                            EMBER_INT64,
+                                            EMBER_FLOAT16,
+                                            EMBER_FLOAT,
+                                            EMBER_DOUBLE,
+                                            EMBER_BFLOAT16,
+                                            0};
 
 static ember_status sig_output_dtype(emb_init_ctx *c, int32_t *dtype) {
   int64_t dt;
@@ -508,8 +525,7 @@ typedef struct win_state {
   double a0, a1, a2;
 } win_state;
 
-static ember_status win_init(emb_init_ctx *c, double a0, double a1,
-                             double a2) {
+static ember_status win_init(emb_init_ctx *c, double a0, double a1, double a2) {
   int64_t per;
   int32_t dtype;
   ember_status st;
@@ -583,12 +599,12 @@ static ember_status win_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_hannwindow = {1,         1,        1, 1, 0, hann_init,
-                                     win_infer, win_run};
-const emb_opdef emb_op_hammingwindow = {1,         1,      1, 1, 0,
-                                        hamming_init, win_infer, win_run};
-const emb_opdef emb_op_blackmanwindow = {1,         1,      1, 1, 0,
-                                         blackman_init, win_infer, win_run};
+const emb_opdef emb_op_hannwindow = {1, 1,         1,         1,
+                                     0, hann_init, win_infer, win_run};
+const emb_opdef emb_op_hammingwindow = {
+    1, 1, 1, 1, 0, hamming_init, win_infer, win_run};
+const emb_opdef emb_op_blackmanwindow = {
+    1, 1, 1, 1, 0, blackman_init, win_infer, win_run};
 
 /* ------------------------------------------------------- MelWeightMatrix */
 
@@ -659,13 +675,14 @@ static ember_status mel_infer(emb_infer_ctx *c) {
       return st;
   mel_args a;
   if ((st = mel_read(c, &a))) return st;
-  int64_t dims[2] = {a.dft_length < 0 ? -1 : a.dft_length / 2 + 1,
-                     a.mel_bins};
+  int64_t dims[2] = {a.dft_length < 0 ? -1 : a.dft_length / 2 + 1, a.mel_bins};
   emb_type_tensor(&c->out[0], s->dtype, 2, dims);
   return EMBER_OK;
 }
 
-static double mel_from_hz(double hz) { return 2595.0 * log10(1.0 + hz / 700.0); }
+static double mel_from_hz(double hz) {
+  return 2595.0 * log10(1.0 + hz / 700.0);
+}
 static double hz_from_mel(double mel) {
   return 700.0 * (pow(10.0, mel / 2595.0) - 1.0);
 }
@@ -680,8 +697,12 @@ static ember_status mel_run(emb_run_ctx *c) {
     vals[i] = emb_in_t(c, i);
     in_types[i] = &present;
   }
-  emb_infer_ctx ic = {.node = c->node, .n_in = c->n_in, .in = in_types,
-                      .values = vals, .at_run = true, .diag = c->diag};
+  emb_infer_ctx ic = {.node = c->node,
+                      .n_in = c->n_in,
+                      .in = in_types,
+                      .values = vals,
+                      .at_run = true,
+                      .diag = c->diag};
   mel_args a;
   ember_status st = mel_read(&ic, &a);
   if (st) return st;
@@ -698,8 +719,8 @@ static ember_status mel_run(emb_run_ctx *c) {
   double step = (hi - lo) / (double)(mels + 2);
   for (size_t i = 0; i < mels + 2; i++) {
     double hz = hz_from_mel((double)i * step + lo);
-    edge[i] = (int64_t)floor((double)(a.dft_length + 1) * hz /
-                             (double)a.sample_rate);
+    edge[i] =
+        (int64_t)floor((double)(a.dft_length + 1) * hz / (double)a.sample_rate);
   }
   /* Triangle i rises from edge[i] to 1 at edge[i+1] and falls to 0 at
    * edge[i+2]; bins outside the matrix are dropped. */
@@ -719,5 +740,5 @@ static ember_status mel_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_melweightmatrix = {5,         5,      1, 1, 0,
-                                          mel_init, mel_infer, mel_run};
+const emb_opdef emb_op_melweightmatrix = {5, 5,        1,         1,
+                                          0, mel_init, mel_infer, mel_run};

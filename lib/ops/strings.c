@@ -657,15 +657,18 @@ const emb_opdef emb_op_stringsplit = {
 
 /* The spec asks for RE2 syntax; PCRE2 accepts all of it that the ONNX
  * tests use and more.  Compiled with UTF (a pattern or subject is UTF-8;
- * invalid UTF-8 in a subject just fails to match), without UCP, so \w \d
- * \s \b are ASCII as in RE2; `$` only matches at the very end as in RE2
- * (DOLLAR_ENDONLY); newline is LF.  Known differences from RE2: PCRE2 also
+ * a subject that is not valid UTF-8 just fails to match), without UCP, so
+ * \w \d \s \b are ASCII as in RE2; `$` only matches at the very end as
+ * in RE2 (DOLLAR_ENDONLY); newline is LF; the escape \v is rewritten to
+ * the vertical tab it means in RE2 (PCRE2 reads it as a class of vertical
+ * white space).  Known differences from RE2 that remain: PCRE2 also
  * accepts constructs RE2 rejects (back-references, look-around, atomic
- * groups, possessive quantifiers, recursion) instead of refusing the
- * model; \s also matches \v (RE2's \s is [\t\n\f\r ]); counted repeats go
- * up to 65535 rather than 1000; and matching is backtracking rather than
- * linear-time, so a pathological pattern can hit PCRE2's match or heap
- * limit, which fails the run (EMBER_ERR_RUNTIME) rather than hanging.
+ * groups, possessive quantifiers, recursion, \h, \Z) instead of refusing
+ * the model; \s also matches the vertical tab (RE2's \s is
+ * [\t\n\f\r ]); counted repeats go up to 65535 rather than 1000; and
+ * matching backtracks rather than running in linear time, so a
+ * pathological pattern can hit PCRE2's match or heap limit, which fails
+ * the run (EMBER_ERR_RUNTIME) rather than hanging.
  *
  * The compiled pattern lives in the model arena: PCRE2's allocator for
  * compiling is the arena (its free is a no-op), so the code is released
@@ -688,6 +691,48 @@ static void *regex_arena_alloc(PCRE2_SIZE size, void *arena) {
 static void regex_arena_free(void *p, void *arena) {
   (void)p;
   (void)arena;
+}
+
+/* RE2 reads \v as the vertical tab, PCRE2 as any vertical white space:
+ * rewrite it as \x0B (outside \Q...\E, where it is literal text).  The
+ * rewritten pattern (or p itself when there is nothing to rewrite) is
+ * returned with its length in *out_n; NULL when out of memory. */
+static const char *regex_re2_escapes(emb_arena *ar, const char *p, size_t n,
+                                     size_t *out_n) {
+  char *q = NULL;
+  size_t k = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    bool literal = false;
+    size_t count = 0;
+    k = 0;
+    for (size_t i = 0; i < n;) {
+      bool esc = p[i] == '\\' && i + 1 < n;
+      size_t len = esc ? 2 : 1;
+      if (literal) { /* only \E means anything here */
+        literal = !(esc && p[i + 1] == 'E');
+        if (literal) len = 1;
+      } else if (esc && p[i + 1] == 'Q') {
+        literal = true;
+      } else if (esc && p[i + 1] == 'v') {
+        count++;
+        if (q) memcpy(q + k, "\\x0B", 4);
+        k += 4;
+        i += 2;
+        continue;
+      }
+      if (q) memcpy(q + k, p + i, len);
+      k += len;
+      i += len;
+    }
+    if (!count) {
+      *out_n = n;
+      return p;
+    }
+    if (!q && !(q = emb_arena_alloc(ar, k + 1))) return NULL;
+  }
+  q[k] = 0;
+  *out_n = k;
+  return q;
 }
 
 /* Whether the n bytes at s are well-formed UTF-8.  A string that is not
@@ -733,9 +778,14 @@ static ember_status regex_init(emb_init_ctx *c) {
   pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
   uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_ANCHORED |
                   PCRE2_ENDANCHORED;
+  size_t plen;
+  const char *pat = regex_re2_escapes(&c->ir->arena, a->s, a->slen, &plen);
+  if (!pat)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_OUT_OF_MEMORY,
+                       "out of memory");
   int err = 0;
   PCRE2_SIZE off = 0;
-  s->code = pcre2_compile((PCRE2_SPTR)a->s, a->slen, opts, &err, &off, cc);
+  s->code = pcre2_compile((PCRE2_SPTR)pat, plen, opts, &err, &off, cc);
   if (!s->code) {
     PCRE2_UCHAR msg[256];
     if (pcre2_get_error_message(err, msg, sizeof msg) < 0)

@@ -148,7 +148,9 @@ static int64_t emb_div_ceil(int64_t a, int64_t b) {
 
 /* Geometry of spatial axis i for input size `in` and kernel size k
  * (kernel_shape or W's dim): output size and actual pads, following the
- * Conv/pool rules.  Fails when the window does not fit. */
+ * Conv/pool rules.  The size may be 0; fails when the formula gives a
+ * negative size (the window overshoots the padded input by a stride or
+ * more). */
 static ember_status emb_window_resolve(const emb_node *n, const emb_window *w,
                                        int i, int nsp, int64_t in, int64_t k,
                                        emb_window_axis *ax, emb_diag *d) {
@@ -164,7 +166,7 @@ static ember_status emb_window_resolve(const emb_node *n, const emb_window *w,
   ax->d = dil;
   switch (w->autopad) {
     case EMB_AUTOPAD_VALID:
-      out = in >= dk ? (in - dk) / s + 1 : 0;
+      out = emb_div_floor(in - dk, s) + 1;
       break;
     case EMB_AUTOPAD_SAME_UPPER:
     case EMB_AUTOPAD_SAME_LOWER: {
@@ -179,21 +181,20 @@ static ember_status emb_window_resolve(const emb_node *n, const emb_window *w,
       pb = w->pads[i];
       pe = w->pads[i + nsp];
       int64_t span = in + pb + pe - dk;
-      if (span < 0) {
-        out = 0;
-        break;
-      }
       if (w->ceil_mode) {
         out = emb_div_ceil(span, s) + 1;
         /* A last window starting inside the end padding is dropped. */
-        if ((out - 1) * s >= in + pb) out--;
+        if (out > 0 && (out - 1) * s >= in + pb) out--;
       } else {
-        out = span / s + 1;
+        out = emb_div_floor(span, s) + 1;
       }
       break;
     }
   }
-  if (out < 1 && in > 0)
+  /* The spec's formula may well give 0 (a window longer than the padded
+   * input by less than a stride): an empty axis.  Below that there is no
+   * shape to give. */
+  if (out < 0 && in > 0)
     return emb_op_fail(d, n, EMBER_ERR_SHAPE,
                        "spatial axis %d: the window (kernel %lld, dilation "
                        "%lld) does not fit the input of size %lld with "

@@ -301,6 +301,45 @@ static void test_run_errors(void **state) {
   assert_string_equal(ember_session_errmsg(f->s), "");
 }
 
+typedef struct prof_log {
+  int calls;
+  size_t index;
+  char op[32];
+  uint64_t start, end;
+} prof_log;
+
+static void prof_cb(void *user, size_t index, const char *op, const char *name,
+                    uint64_t start, uint64_t end) {
+  prof_log *l = user;
+  (void)name;
+  l->calls++;
+  l->index = index;
+  snprintf(l->op, sizeof l->op, "%s", op);
+  l->start = start;
+  l->end = end;
+}
+
+static void test_profiler(void **state) {
+  fixture *f = *state;
+  float x[3] = {1, 2, 3};
+  int64_t dims[2] = {1, 3};
+  ember_tensor in[2] = {{EMBER_FLOAT, 2, dims, x, sizeof x},
+                        {EMBER_FLOAT, 2, dims, x, sizeof x}};
+  ember_tensor out = {0};
+  prof_log log = {0};
+  assert_int_equal(ember_session_set_profiler(NULL, prof_cb, &log),
+                   EMBER_ERR_INVALID_ARGUMENT);
+  assert_int_equal(ember_session_set_profiler(f->s, prof_cb, &log), EMBER_OK);
+  assert_int_equal(ember_session_run(f->s, 2, xy, in, 1, NULL, &out), EMBER_OK);
+  assert_int_equal(log.calls, 1); /* one node: Add */
+  assert_int_equal(log.index, 0);
+  assert_string_equal(log.op, "Add");
+  assert_true(log.start > 0 && log.end >= log.start);
+  assert_int_equal(ember_session_set_profiler(f->s, NULL, NULL), EMBER_OK);
+  assert_int_equal(ember_session_run(f->s, 2, xy, in, 1, NULL, &out), EMBER_OK);
+  assert_int_equal(log.calls, 1); /* stopped */
+}
+
 typedef struct thread_arg {
   const ember_model *m;
   int seed;
@@ -440,6 +479,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_run_dynamic_batch, setup_sym,
                                       teardown_sym),
       cmocka_unit_test_setup_teardown(test_run_errors, setup_sym, teardown_sym),
+      cmocka_unit_test_setup_teardown(test_profiler, setup_sym, teardown_sym),
       cmocka_unit_test_setup_teardown(test_shared_model_threads, setup_sym,
                                       teardown_sym),
       cmocka_unit_test(test_load_memory),

@@ -457,8 +457,10 @@ static void test_conv_errors(void **state) {
   optest_input(t, EMBER_FLOAT, 4, wd3, w);
   must_fail(t, EMBER_ERR_SHAPE, "group");
   optest_free(t);
-  /* kernel larger than the input */
-  int64_t xs[4] = {1, 4, 2, 2};
+  /* kernel longer than the input by a stride or more: the output size
+   * floor((1 - 3) / 1) + 1 would be negative (by less it is 0, an empty
+   * output: test_pool_empty_axis) */
+  int64_t xs[4] = {1, 4, 1, 1};
   t = optest_new("Conv", 22);
   optest_input(t, EMBER_FLOAT, 4, xs, x);
   optest_input(t, EMBER_FLOAT, 4, wd2, w);
@@ -942,6 +944,84 @@ static void test_global_pools(void **state) {
     }
     free(x);
   }
+}
+
+/* An axis whose output size floor((in + pads - dk) / s) + 1 (or the ceil
+ * form) comes out 0 gives an empty output, as the spec's formula says;
+ * a negative size is an error.  MaxPool, AveragePool, LpPool and Conv
+ * share that geometry (lib/ops/window.h). */
+static const pool_case empty_pool_cases[] = {
+    /* kernel one longer than the input: 2 + 0 - 3 = -1 -> 0 */
+    {2, 1, 2, {2, 5}, {3, 2}, {1, 1}, {1, 1}, {0}, {0}, NULL, false, false,
+     false},
+    /* by less than the stride: floor((1 - 3) / 2) + 1 = 0 */
+    {2, 2, 1, {4, 1}, {2, 3}, {2, 2}, {1, 1}, {0}, {0}, NULL, false, false,
+     false},
+    /* dilation makes the window too long, with padding */
+    {2, 1, 1, {3, 4}, {2, 2}, {1, 1}, {4, 1}, {0, 0}, {1, 0}, NULL, false,
+     false, false},
+    /* VALID */
+    {1, 1, 2, {2}, {3}, {1}, {1}, {0}, {0}, "VALID", false, false, false},
+    /* ceil_mode at stride 1: ceil(-1 / 1 + 1) = 0 */
+    {2, 1, 1, {2, 3}, {3, 1}, {1, 1}, {1, 1}, {0}, {0}, NULL, true, false,
+     false},
+};
+
+static void test_pool_empty_axis(void **state) {
+  (void)state;
+  size_t n = sizeof empty_pool_cases / sizeof empty_pool_cases[0];
+  for (size_t i = 0; i < n; i++) {
+    const pool_case *pc = &empty_pool_cases[i];
+    int64_t pb, pe, zero = 1;
+    for (int k = 0; k < pc->nsp; k++) zero *= pool_out(pc, k, &pb, &pe);
+    assert_int_equal(zero, 0); /* the case is what it says */
+    char what[48];
+    snprintf(what, sizeof what, "empty maxpool case %zu", i);
+    run_pool_case(pc, true, true, what);
+    snprintf(what, sizeof what, "empty averagepool case %zu", i);
+    run_pool_case(pc, false, false, what);
+  }
+
+  /* ceil_mode with a stride: ceil((2 - 3) / 2 + 1) = 1, one window that
+   * overhangs the input (not an empty axis, but the same neighbourhood) */
+  pool_case over = {1,   1,     1,     {2},   {3},  {2}, {1},
+                    {0}, {0},   NULL,  true,  false, false};
+  run_pool_case(&over, true, true, "overhanging maxpool");
+  run_pool_case(&over, false, false, "overhanging averagepool");
+
+  /* LpPool and Conv. */
+  int64_t xd[4] = {1, 2, 2, 5}, yd[4] = {1, 2, 0, 4};
+  float x[20] = {0}, w[24] = {0};
+  optest *t = optest_new("LpPool", 18);
+  optest_attr_ints(t, "kernel_shape", 2, (int64_t[]){3, 2});
+  optest_input(t, EMBER_FLOAT, 4, xd, x);
+  must_run(t);
+  out_t(t, 0, EMBER_FLOAT, 4, yd);
+  optest_free(t);
+  int64_t wd[4] = {2, 2, 3, 2};
+  t = optest_new("Conv", 22);
+  optest_input(t, EMBER_FLOAT, 4, xd, x);
+  optest_input(t, EMBER_FLOAT, 4, wd, w);
+  must_run(t);
+  out_t(t, 0, EMBER_FLOAT, 4, yd);
+  optest_free(t);
+
+  /* Negative sizes: floor((1 - 4) / 1) + 1 = -2. */
+  int64_t xn[4] = {1, 1, 1, 4};
+  static const char *const ops[] = {"MaxPool", "AveragePool", "LpPool"};
+  for (int k = 0; k < 3; k++) {
+    t = optest_new(ops[k], 18);
+    optest_attr_ints(t, "kernel_shape", 2, (int64_t[]){4, 1});
+    optest_input(t, EMBER_FLOAT, 4, xn, x);
+    must_fail(t, EMBER_ERR_SHAPE, "does not fit");
+    optest_free(t);
+  }
+  /* ... also when the input size is known at load. */
+  t = optest_new("MaxPool", 22);
+  optest_attr_ints(t, "kernel_shape", 2, (int64_t[]){4, 1});
+  optest_input_const(t, EMBER_FLOAT, 4, xn, x);
+  must_fail(t, EMBER_ERR_SHAPE, "does not fit");
+  optest_free(t);
 }
 
 static void test_pool_errors(void **state) {
@@ -1844,6 +1924,7 @@ int main(void) {
       cmocka_unit_test(test_averagepool),
       cmocka_unit_test(test_pool_types),
       cmocka_unit_test(test_global_pools),
+      cmocka_unit_test(test_pool_empty_axis),
       cmocka_unit_test(test_pool_errors),
       cmocka_unit_test(test_lrn),
       cmocka_unit_test(test_gemm),
