@@ -149,7 +149,7 @@ static void test_adagrad(void **state) {
   };
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int n = cases[c].n;
-    double R = 0.3, r = R / (1 + (double)cases[c].T * cases[c].decay);
+    double R = 0.3;
     tens X[3], G[3], H[3];
     for (int i = 0; i < n; i++) {
       int32_t dt = cases[c].mixed && i == 1 ? EMBER_DOUBLE : EMBER_FLOAT;
@@ -173,7 +173,6 @@ static void test_adagrad(void **state) {
     long double norm = (float)cases[c].norm;
     long double rr = c == 2 ? R : (float)R;
     rr = rr / (1 + cases[c].T * decay);
-    (void)r;
     for (int i = 0; i < n; i++) {
       long double xw[64], hw[64];
       for (size_t e = 0; e < X[i].n; e++) {
