@@ -42,6 +42,12 @@ int emb_run_threads(const emb_run_ctx *c) {
   return c->session && c->session->threads > 0 ? c->session->threads : 1;
 }
 
+void emb_parallel_for(emb_run_ctx *c, size_t n, emb_task_fn fn, void *arg) {
+  /* Serial until the thread pool lands (lib/exec/threadpool.c). */
+  (void)c;
+  for (size_t i = 0; i < n; i++) fn(arg, i, 0);
+}
+
 /* --------------------------------------------------------------- frames */
 
 ember_status emb_frame_init(emb_frame *f, const emb_graph *g,

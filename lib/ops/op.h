@@ -164,6 +164,16 @@ void *emb_scratch(emb_run_ctx *c, size_t bytes);
 /* Threads the session may use for this run (>= 1). */
 int emb_run_threads(const emb_run_ctx *c);
 
+/* Parallel loop: call fn(arg, i, thread) for every i in [0, n) on the
+ * session's thread pool, the calling thread included, and return when all
+ * calls are done.  `thread` is in [0, emb_run_threads(c)) and tells which
+ * slice of a scratch buffer a call may use; iterations run in any order
+ * and concurrently, so they must write disjoint memory.  fn cannot fail:
+ * check everything before the loop.  Without a pool (one thread, or
+ * constant folding at load) the loop runs inline. */
+typedef void (*emb_task_fn)(void *arg, size_t i, int thread);
+void emb_parallel_for(emb_run_ctx *c, size_t n, emb_task_fn fn, void *arg);
+
 /* Convenience accessors. */
 static inline emb_tensor *emb_in_t(emb_run_ctx *c, int i) {
   return (i < c->n_in && c->in[i]) ? &c->in[i]->t : NULL;
