@@ -1,0 +1,2 @@
+/* placeholder: to be written */
+#include "ops/op.h"
