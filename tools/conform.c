@@ -96,6 +96,12 @@ static const struct {
 } tolerance_overrides[] = {
     /* stated by the light/ README: long chains of concatenations */
     {"light_densenet121", 2e-3, 1e-7},
+    /* The exact result is 0 in 10 of 200 values; the expected file holds
+     * numpy's single-precision inverse FFT, whose rounding noise there is
+     * 1.9e-7 (numpy's own double-precision result differs from the file by
+     * up to 1.5e-6).  An absolute tolerance of 1e-6 accepts that noise. */
+    {"test_dft_inverse", 1e-3, 1e-6},
+    {"test_dft_inverse_opset19", 1e-3, 1e-6},
 };
 
 static void set_reason(conf_case *c, const char *fmt, ...) CLI_PRINTF(2, 3);

@@ -299,7 +299,13 @@ typedef struct ember_session ember_session;
 typedef struct ember_session_options {
   size_t struct_size;   /* sizeof(ember_session_options)                  */
   int32_t num_threads;  /* threads for one run; 0 = one per core, 1 = run
-                           on the calling thread only                     */
+                           on the calling thread only.  With N > 1 the
+                           session starts N-1 worker threads when it is
+                           created (they sleep between runs and stop in
+                           ember_session_free; the calling thread is the
+                           N-th).  Fewer are used when the system refuses
+                           some (never an error); at most 256.  Results do
+                           not depend on the thread count.               */
 } ember_session_options;
 
 EMBER_API void ember_session_options_init(ember_session_options *opts);

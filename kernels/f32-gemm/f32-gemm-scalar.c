@@ -23,7 +23,7 @@
 static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
 static size_t round_up(size_t a, size_t r) { return (a + r - 1) / r * r; }
 
-size_t ember_f32_gemm_work_floats(size_t m, size_t n, size_t k) {
+size_t ember_f32_gemm_work_floats__scalar(size_t m, size_t n, size_t k) {
   size_t kc = min_sz(k, KC), mc = round_up(min_sz(m, MC), MR),
          nc = round_up(min_sz(n, NC), NR);
   return (mc + nc) * (kc ? kc : 1);
@@ -66,11 +66,14 @@ static void pack_b(size_t kc, size_t nc, const float *b, size_t b_rs,
   }
 }
 
-/* C tile (mr x nr valid of MR x NR) = packed A strip x packed B strip
- * (+ beta * C). */
-static void ukernel(size_t kc, const float *restrict ap,
-                    const float *restrict bp, float *restrict c, size_t ldc,
-                    size_t mr, size_t nr, float beta) {
+/* C tile (mr x nr valid of MR x NR) = alpha * packed A strip x packed B
+ * strip (+ beta * C).  Also the "scalar" micro-kernel of the ISA driver
+ * (f32-gemm-driver.c), used for pre-packed operands. */
+void ember_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t kc,
+                                        const float *restrict ap,
+                                        const float *restrict bp, float alpha,
+                                        float beta, float *restrict c,
+                                        size_t ldc) {
   float acc[MR][NR];
   for (size_t i = 0; i < MR; i++)
     for (size_t j = 0; j < NR; j++) acc[i][j] = 0.0f;
@@ -82,6 +85,9 @@ static void ukernel(size_t kc, const float *restrict ap,
     ap += MR;
     bp += NR;
   }
+  if (alpha != 1.0f)
+    for (size_t i = 0; i < MR; i++)
+      for (size_t j = 0; j < NR; j++) acc[i][j] *= alpha;
   if (mr == MR && nr == NR) {
     if (beta == 0.0f) {
       for (size_t i = 0; i < MR; i++)
@@ -183,8 +189,10 @@ void ember_f32_gemm__scalar(size_t m, size_t n, size_t k, float alpha,
           size_t nr = min_sz(NR, nc - jr);
           for (size_t ir = 0; ir < mc; ir += MR) {
             size_t mr = min_sz(MR, mc - ir);
-            ukernel(kc, ap + ir * kc, bp + jr * kc,
-                    c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, bt);
+            ember_f32_gemm_ukernel_4x8__scalar(mr, nr, kc, ap + ir * kc,
+                                               bp + jr * kc, 1.0f, bt,
+                                               c + (ic + ir) * ldc + jc + jr,
+                                               ldc);
           }
         }
       }

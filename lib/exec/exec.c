@@ -9,14 +9,19 @@
 #include <time.h>
 
 #include "exec/exec.h"
+#include "exec/threadpool.h"
 
 void emb_session_env_init(emb_session *s, emb_diag *d, int threads) {
   memset(s, 0, sizeof *s);
   s->diag = d;
-  s->threads = threads > 0 ? threads : 1;
+  s->pool = threads > 1 ? emb_pool_create(threads) : NULL;
+  s->threads = emb_pool_threads(s->pool);
 }
 
 void emb_session_env_free(emb_session *s) {
+  emb_pool_free(s->pool);
+  s->pool = NULL;
+  s->threads = 1;
   free(s->scratch);
   s->scratch = NULL;
   s->scratch_cap = 0;
@@ -43,9 +48,7 @@ int emb_run_threads(const emb_run_ctx *c) {
 }
 
 void emb_parallel_for(emb_run_ctx *c, size_t n, emb_task_fn fn, void *arg) {
-  /* Serial until the thread pool lands (lib/exec/threadpool.c). */
-  (void)c;
-  for (size_t i = 0; i < n; i++) fn(arg, i, 0);
+  emb_pool_run(c->session ? c->session->pool : NULL, n, fn, arg);
 }
 
 /* --------------------------------------------------------------- frames */

@@ -14,7 +14,9 @@
  * folding pass at load). */
 struct emb_session {
   emb_diag *diag;
-  int threads;
+  int threads;           /* what emb_run_threads reports: the pool's size,
+                            1 without a pool                            */
+  struct emb_pool *pool; /* NULL: loops run inline                      */
   void *scratch;
   size_t scratch_cap;
   ember_profile_fn prof; /* per-node timing of the main graph, or NULL */
@@ -29,7 +31,12 @@ typedef struct emb_frame {
   int *uses;           /* remaining reads of each value in this run    */
 } emb_frame;
 
+/* Set up s; with threads > 1 this starts a thread pool of that many
+ * threads (the caller included).  Never fails: when the system refuses
+ * threads the pool is smaller, or absent, and s->threads says what was
+ * obtained. */
 void emb_session_env_init(emb_session *s, emb_diag *d, int threads);
+/* Stop the pool and free the scratch buffer. */
 void emb_session_env_free(emb_session *s);
 
 /* Allocate / free a frame for g. */

@@ -15,6 +15,7 @@
 #include "f32-gemm/f32-gemm.h"
 #include "ops/f32cvt.h"
 #include "ops/op.h"
+#include "ops/tiles.h"
 #include "ops/window.h"
 
 typedef struct conv_state {
@@ -297,65 +298,99 @@ static size_t conv_chunk(size_t rows, size_t cols) {
   return cnt < cols ? cnt : cols;
 }
 
-static void fill_bias(float *y, size_t rows, size_t len, const float *bias) {
+/* Rows [0, rows) x columns [j0, j1) of y (row stride ld) = bias[row], or
+ * 0 without a bias. */
+static void fill_bias(float *y, size_t rows, size_t ld, size_t j0, size_t j1,
+                      const float *bias) {
   for (size_t r = 0; r < rows; r++) {
     float v = bias ? bias[r] : 0.0f;
-    for (size_t j = 0; j < len; j++) y[r * len + j] = v;
+    for (size_t j = j0; j < j1; j++) y[r * ld + j] = v;
   }
 }
+
+/* One float32 Conv or ConvTranspose run, cut into tasks.  A unit is one
+ * (image, group) pair; Conv cuts each unit into pm x pn blocks of (output
+ * channels, output positions), ConvTranspose (whose col2im scatters onto
+ * overlapping outputs) keeps units whole.  Each task uses its thread's
+ * slice of scratch: the col buffer, then the GEMM workspace. */
+typedef struct conv_job {
+  const conv_shape *sh;
+  const ember_conv_geom *geom;
+  const float *x, *w, *bias;
+  float *y;
+  char *mem;
+  size_t slice, col_b; /* bytes per thread; the col buffer's share  */
+  size_t chunk;        /* columns per im2col (col2im) + GEMM step    */
+  size_t pm, pn;       /* Conv: blocks per unit                      */
+} conv_job;
 
 /* float32 Conv: x (N, C, img...), w (M, C/g, k...), y (N, M, grid...). */
-static void conv_f32(const conv_shape *sh, const ember_conv_geom *geom,
-                     const float *x, const float *w, const float *bias,
-                     float *y, float *col, size_t chunk, float *work) {
-  size_t kdim = sh->cg * sh->ksize;
-  for (size_t n = 0; n < sh->n; n++) {
-    for (size_t g = 0; g < sh->g; g++) {
-      const float *xg = x + (n * sh->c + g * sh->cg) * sh->xsp;
-      const float *wg = w + g * sh->mg * kdim;
-      float *yg = y + (n * sh->m + g * sh->mg) * sh->ysp;
-      float beta = bias ? 1.0f : 0.0f;
-      if (bias) fill_bias(yg, sh->mg, sh->ysp, bias + g * sh->mg);
-      if (sh->pointwise) {
-        ember_f32_gemm__scalar(sh->mg, sh->ysp, kdim, 1.0f, wg, kdim, 1, xg,
-                               sh->xsp, 1, beta, yg, sh->ysp, work);
-        continue;
-      }
-      for (size_t j0 = 0; j0 < sh->ysp; j0 += chunk) {
-        size_t cnt = sh->ysp - j0 < chunk ? sh->ysp - j0 : chunk;
-        ember_f32_im2col__scalar(geom, sh->cg, xg, j0, cnt, col);
-        ember_f32_gemm__scalar(sh->mg, cnt, kdim, 1.0f, wg, kdim, 1, col, cnt,
-                               1, beta, yg + j0, sh->ysp, work);
-      }
-    }
+static void conv_task(void *arg, size_t t, int thread) {
+  const conv_job *jb = arg;
+  const conv_shape *sh = jb->sh;
+  size_t per = jb->pm * jb->pn, unit = t / per, bm = t % per / jb->pn,
+         bn = t % per % jb->pn;
+  size_t n = unit / sh->g, g = unit % sh->g;
+  size_t m0 = emb_block_start(sh->mg, jb->pm, bm),
+         m1 = emb_block_start(sh->mg, jb->pm, bm + 1);
+  size_t c0 = emb_block_start(sh->ysp, jb->pn, bn),
+         c1 = emb_block_start(sh->ysp, jb->pn, bn + 1);
+  char *mem = jb->mem + (size_t)thread * jb->slice;
+  float *col = (float *)mem, *work = (float *)(mem + jb->col_b);
+  size_t kdim = sh->cg * sh->ksize, rows = m1 - m0;
+  const float *xg = jb->x + (n * sh->c + g * sh->cg) * sh->xsp;
+  const float *wg = jb->w + (g * sh->mg + m0) * kdim;
+  float *yg = jb->y + (n * sh->m + g * sh->mg + m0) * sh->ysp;
+  float beta = jb->bias ? 1.0f : 0.0f;
+  if (jb->bias) fill_bias(yg, rows, sh->ysp, c0, c1, jb->bias + g * sh->mg + m0);
+  if (sh->pointwise) {
+    ember_f32_gemm__scalar(rows, c1 - c0, kdim, 1.0f, wg, kdim, 1, xg + c0,
+                           sh->xsp, 1, beta, yg + c0, sh->ysp, work);
+    return;
+  }
+  for (size_t j0 = c0; j0 < c1; j0 += jb->chunk) {
+    size_t cnt = c1 - j0 < jb->chunk ? c1 - j0 : jb->chunk;
+    ember_f32_im2col__scalar(jb->geom, sh->cg, xg, j0, cnt, col);
+    ember_f32_gemm__scalar(rows, cnt, kdim, 1.0f, wg, kdim, 1, col, cnt, 1,
+                           beta, yg + j0, sh->ysp, work);
   }
 }
 
-/* float32 ConvTranspose: x (N, C, grid...), w (C, M/g, k...),
+/* float32 ConvTranspose, one unit: x (N, C, grid...), w (C, M/g, k...),
  * y (N, M, img...). */
-static void convt_f32(const conv_shape *sh, const ember_conv_geom *geom,
-                      const float *x, const float *w, const float *bias,
-                      float *y, float *col, size_t chunk, float *work) {
+static void convt_task(void *arg, size_t unit, int thread) {
+  const conv_job *jb = arg;
+  const conv_shape *sh = jb->sh;
+  size_t n = unit / sh->g, g = unit % sh->g;
+  char *mem = jb->mem + (size_t)thread * jb->slice;
+  float *col = (float *)mem, *work = (float *)(mem + jb->col_b);
   size_t rows = sh->mg * sh->ksize; /* col rows: (m, taps) */
-  for (size_t n = 0; n < sh->n; n++) {
-    for (size_t g = 0; g < sh->g; g++) {
-      const float *xg = x + (n * sh->c + g * sh->cg) * sh->xsp;
-      const float *wg = w + g * sh->cg * rows;
-      float *yg = y + (n * sh->m + g * sh->mg) * sh->ysp;
-      fill_bias(yg, sh->mg, sh->ysp, bias ? bias + g * sh->mg : NULL);
-      if (sh->pointwise) {
-        ember_f32_gemm__scalar(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows, xg,
-                               sh->xsp, 1, 1.0f, yg, sh->ysp, work);
-        continue;
-      }
-      for (size_t j0 = 0; j0 < sh->xsp; j0 += chunk) {
-        size_t cnt = sh->xsp - j0 < chunk ? sh->xsp - j0 : chunk;
-        ember_f32_gemm__scalar(rows, cnt, sh->cg, 1.0f, wg, 1, rows, xg + j0,
-                               sh->xsp, 1, 0.0f, col, cnt, work);
-        ember_f32_col2im__scalar(geom, sh->mg, col, j0, cnt, yg);
-      }
-    }
+  const float *xg = jb->x + (n * sh->c + g * sh->cg) * sh->xsp;
+  const float *wg = jb->w + g * sh->cg * rows;
+  float *yg = jb->y + (n * sh->m + g * sh->mg) * sh->ysp;
+  fill_bias(yg, sh->mg, sh->ysp, 0, sh->ysp,
+            jb->bias ? jb->bias + g * sh->mg : NULL);
+  if (sh->pointwise) {
+    ember_f32_gemm__scalar(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows, xg,
+                           sh->xsp, 1, 1.0f, yg, sh->ysp, work);
+    return;
   }
+  for (size_t j0 = 0; j0 < sh->xsp; j0 += jb->chunk) {
+    size_t cnt = sh->xsp - j0 < jb->chunk ? sh->xsp - j0 : jb->chunk;
+    ember_f32_gemm__scalar(rows, cnt, sh->cg, 1.0f, wg, 1, rows, xg + j0,
+                           sh->xsp, 1, 0.0f, col, cnt, work);
+    ember_f32_col2im__scalar(jb->geom, sh->mg, col, j0, cnt, yg);
+  }
+}
+
+/* The largest of emb_block_start's `parts` blocks over [0, len). */
+static size_t conv_block_max(size_t len, size_t parts) {
+  size_t most = 0;
+  for (size_t i = 0; i < parts; i++) {
+    size_t b = emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
+    if (b > most) most = b;
+  }
+  return most;
 }
 
 /* float64: direct loops over (n, m or c, position, tap).  Conv gathers,
@@ -431,8 +466,8 @@ static ember_status conv_run(emb_run_ctx *c) {
   }
   ember_conv_geom geom = {(size_t)sh.nsp, sh.img, sh.grid, sh.kernel,
                           sh.stride,      sh.dil, sh.pad};
-  /* GEMM shape per group, and the rows of the col buffer. */
-  size_t rows, cols, gm, gn, gk;
+  /* GEMM shape per unit, and the rows of the col buffer. */
+  size_t rows, cols, gm, gk;
   if (!s->transpose) {
     rows = sh.cg * sh.ksize;
     cols = sh.ysp;
@@ -444,26 +479,41 @@ static ember_status conv_run(emb_run_ctx *c) {
     gm = sh.pointwise ? sh.mg : rows;
     gk = sh.cg;
   }
-  size_t chunk = conv_chunk(rows, cols);
-  gn = sh.pointwise ? cols : chunk;
+  /* Cut Conv units into blocks when there are fewer units than tasks
+   * worth making; one more block along m costs an im2col (and a B
+   * packing) of the unit's columns, one more along n a packing of W. */
+  int threads = emb_run_threads(c);
+  size_t units = sh.n * sh.g, pm = 1, pn = 1;
+  size_t parts = emb_tile_parts(units * gm * cols * gk, threads);
+  if (!s->transpose && parts > units)
+    emb_split2d(sh.mg, sh.ysp, (parts + units - 1) / units,
+                (double)cols * (double)gk * (sh.pointwise ? 1.0 : 3.0),
+                (double)gm * (double)gk, &pm, &pn);
+  size_t tasks = s->transpose ? units : units * pm * pn;
+  bool parallel = parts > 1 && tasks > 1;
+  if (!parallel) threads = 1; /* one slice of scratch is enough */
+  size_t tile_m = s->transpose ? gm : conv_block_max(sh.mg, pm);
+  size_t tile_n = s->transpose ? cols : conv_block_max(sh.ysp, pn);
+  size_t chunk = conv_chunk(rows, tile_n);
+  size_t gn = sh.pointwise ? tile_n : chunk;
   bool half = emb_is_half(x->dtype);
   size_t xn = emb_tensor_numel(x), wn = emb_tensor_numel(w);
   size_t bn = b ? sh.m : 0;
   size_t col_b = sh.pointwise ? 0 : emb_align64(rows * chunk * sizeof(float));
-  size_t work_b =
-      emb_align64(ember_f32_gemm_work_floats(gm, gn, gk) * sizeof(float));
+  size_t work_b = emb_align64(ember_f32_gemm_work_floats(tile_m, gn, gk) *
+                              sizeof(float));
+  size_t slice = col_b + work_b;
   size_t half_b = half ? emb_align64(xn * sizeof(float)) +
                              emb_align64(wn * sizeof(float)) +
                              emb_align64(bn * sizeof(float)) +
                              emb_align64(ynum * sizeof(float))
                        : 0;
-  char *mem = emb_scratch(c, col_b + work_b + half_b);
+  char *mem = emb_scratch(c, (size_t)threads * slice + half_b);
   if (!mem) return EMBER_ERR_OUT_OF_MEMORY;
-  float *col = (float *)mem, *work = (float *)(mem + col_b);
   const float *xf = x->data, *wf = w->data, *bf = b ? b->data : NULL;
   float *yf = y->data;
   if (half) {
-    char *p = mem + col_b + work_b;
+    char *p = mem + (size_t)threads * slice;
     float *t;
     emb_cvt_to_f32(x->dtype, x->data, xn, t = (float *)p);
     xf = t;
@@ -478,10 +528,9 @@ static ember_status conv_run(emb_run_ctx *c) {
     p += emb_align64(bn * sizeof(float));
     yf = (float *)p;
   }
-  if (!s->transpose)
-    conv_f32(&sh, &geom, xf, wf, bf, yf, col, chunk, work);
-  else
-    convt_f32(&sh, &geom, xf, wf, bf, yf, col, chunk, work);
+  conv_job jb = {&sh, &geom, xf, wf, bf, yf, mem, slice, col_b, chunk, pm, pn};
+  emb_tile_for(c, parallel, tasks, s->transpose ? convt_task : conv_task,
+               &jb);
   if (half) emb_cvt_from_f32(y->dtype, yf, ynum, y->data);
   return EMBER_OK;
 }

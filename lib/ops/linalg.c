@@ -21,6 +21,7 @@
 #include "f32-gemm/f32-gemm.h"
 #include "ops/f32cvt.h"
 #include "ops/op.h"
+#include "xx-copy/xx-copy.h"
 
 static const int32_t lin_float_types[] = {EMBER_FLOAT, EMBER_DOUBLE,
                                           EMBER_FLOAT16, EMBER_BFLOAT16, 0};
@@ -173,6 +174,10 @@ static ember_status topk_init(emb_init_ctx *c) {
   if (st) return st;
   s->k_attr = n->opset < 10;
   if (s->k_attr) {
+    if (n->n_in > 1)
+      return emb_op_fail(c->diag, n, EMBER_ERR_INVALID_MODEL,
+                         "takes one input before opset 10 (k is an "
+                         "attribute), got %d", n->n_in);
     if (!emb_node_attr(n, "k"))
       return emb_op_fail(c->diag, n, EMBER_ERR_INVALID_MODEL,
                          "attribute 'k' is required before opset 10");
@@ -750,7 +755,9 @@ typedef struct mvn_state {
 /* Normalised axes as a bit mask; fails on out-of-range or repeated axes. */
 static ember_status mvn_mask(const emb_node *n, const mvn_state *s, int rank,
                              uint32_t *mask, emb_diag *d) {
-  *mask = 0;
+  /* An empty list reduces over everything, as ReduceMean in the
+   * function body does. */
+  *mask = s->n_axes ? 0 : (uint32_t)((1ull << rank) - 1);
   for (size_t i = 0; i < s->n_axes; i++) {
     int a;
     ember_status st = emb_axis(n, s->axes[i], rank, &a, d);
@@ -1116,6 +1123,12 @@ static ember_status ein_ellipsis(const emb_node *n, const ein_state *s,
                          tm->ell >= 0 ? " and an ellipsis" : "");
     if (e > *E) *E = e;
   }
+  /* numpy (the reference) refuses to drop the ellipsis dimensions
+   * silently; so do we rather than guess a sum. */
+  if (s->explicit_out && s->out.ell < 0 && *E > 0)
+    return emb_op_fail(d, n, EMBER_ERR_SHAPE,
+                       "the output has no '...' for the %d dimension%s the "
+                       "ellipsis stands for", *E, *E > 1 ? "s" : "");
   return EMBER_OK;
 }
 
@@ -1131,8 +1144,7 @@ static void ein_input_labels(const ein_term *tm, int rank, int E,
   }
 }
 
-/* The output labels in order.  An explicit output without "..." sums the
- * ellipsis dimensions away. */
+/* The output labels in order. */
 static int ein_output_labels(const ein_state *s, int E, int8_t *olab) {
   const ein_term *o = &s->out;
   int r = 0;
@@ -1378,6 +1390,19 @@ static void ein_reduce(int ct, const ein_arr *src, int nk, const int8_t *klab,
       ss[ns] = lsz[l];
       sst[ns++] = lst[l];
     }
+  if (ns == 0 && nk <= EMBER_XX_COPY_MAX_RANK) { /* a pure permutation */
+    size_t es = ct == EIN_F32 ? sizeof(float) : 8, dims[EIN_NLAB];
+    ptrdiff_t sstr[EIN_NLAB], dstr[EIN_NLAB], step = (ptrdiff_t)es;
+    for (int j = nk - 1; j >= 0; j--) {
+      dims[j] = (size_t)ksize[j];
+      sstr[j] = (ptrdiff_t)kst[j] * (ptrdiff_t)es;
+      dstr[j] = step;
+      step *= (ptrdiff_t)ksize[j];
+    }
+    ember_xx_copy_nd__scalar(es, (size_t)nk, dims, src->data, sstr, dst,
+                             dstr);
+    return;
+  }
   if (ct == EIN_F32)
     ein_sum_f32(src->data, dst, nk, ksize, kst, ns, ss, sst);
   else if (ct == EIN_F64)
@@ -1435,7 +1460,7 @@ static bool ein_same_labels(const ein_arr *a, int n, const int8_t *lab) {
   return true;
 }
 
-/* Labels of a in order, concatenated from up to three groups. */
+/* dst = g1 ++ g2 ++ g3 (label groups); returns the length. */
 static int ein_cat(int8_t *dst, const int8_t *g1, int n1, const int8_t *g2,
                    int n2, const int8_t *g3, int n3) {
   memcpy(dst, g1, (size_t)n1);
@@ -1444,8 +1469,8 @@ static int ein_cat(int8_t *dst, const int8_t *g1, int n1, const int8_t *g2,
   return n1 + n2 + n3;
 }
 
-/* Whether array a (unique labels) is exactly the concatenation `want`
- * with the merged sizes `wsize` (no broadcasting needed). */
+/* Whether array a (unique labels) is laid out exactly as `want`, with
+ * the merged sizes msize[label] (so no broadcasting is needed). */
 static bool ein_is_layout(const ein_arr *a, int n, const int8_t *want,
                           const int64_t *msize) {
   if (!ein_same_labels(a, n, want)) return false;

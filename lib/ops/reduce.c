@@ -561,19 +561,19 @@ static ember_status reduce_run(emb_run_ctx *c) {
   }
   size_t sz_out = direct_out ? 0 : n_out * ws;
   size_t sz_m = lse ? n_out * ws : 0;
-  char *scr = NULL;
-  if (sz_in + sz_a + sz_b + sz_out + sz_m) {
-    scr = emb_scratch(c, sz_in + sz_a + sz_b + sz_out + sz_m);
-    if (!scr) return c->diag->status ? c->diag->status
-                                     : EMBER_ERR_OUT_OF_MEMORY;
-  }
+  /* At least a byte, so that the offsets below are never taken from a
+   * null pointer. */
+  size_t total = sz_in + sz_a + sz_b + sz_out + sz_m;
+  char *scr = emb_scratch(c, total ? total : 1);
+  if (!scr)
+    return c->diag->status ? c->diag->status : EMBER_ERR_OUT_OF_MEMORY;
   void *win = direct_in ? in->data : scr;
   char *buf_a = scr + sz_in, *buf_b = buf_a + sz_a;
   void *wout = direct_out ? out->data : buf_b + sz_b;
   void *wm = buf_b + sz_b + sz_out;
   if (!direct_in) {
     if (work_native(w, in->dtype)) {
-      memcpy(win, in->data, n_in * ws);
+      if (n_in) memcpy(win, in->data, n_in * ws);
     } else if (in->dtype == EMBER_FLOAT16) {
       const uint16_t *h = in->data;
       float *f = win;

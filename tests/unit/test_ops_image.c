@@ -111,8 +111,8 @@ static void expect_image(optest *t, int h, int w, int ch, const uint8_t *want,
   const uint8_t *g = v->t.data;
   for (size_t i = 0; i < (size_t)h * w * ch; i++)
     if (g[i] != want[i])
-      fail_msg("%s: byte %zu (pixel %zu, channel %zu) is %u, expected %u",
-               what, i, i / ch, i % ch, g[i], want[i]);
+      fail_msg("%s: byte %zu (pixel %zu, channel %zu) is %u, expected %u", what,
+               i, i / ch, i % ch, g[i], want[i]);
 }
 
 /* Decode an RGB source as RGB, BGR and Grayscale and check all three. */
@@ -187,15 +187,24 @@ static void expect_unsupported(const bytes *data, const char *format) {
 
 /* ------------------------------------------------------------------ BMP */
 
-enum { BMP_24, BMP_24_TOPDOWN, BMP_32, BMP_32_FIELDS, BMP_16, BMP_8,
-       BMP_4, BMP_1, BMP_RLE8 };
+enum {
+  BMP_24,
+  BMP_24_TOPDOWN,
+  BMP_32,
+  BMP_32_FIELDS,
+  BMP_16,
+  BMP_8,
+  BMP_4,
+  BMP_1,
+  BMP_RLE8
+};
 
 /* Encode with a palette `pal` (n_pal entries) for the indexed kinds; the
  * expected RGB is written back into `rgb` for lossy kinds (16-bit). */
 static bytes bmp_encode(int kind, int w, int h, uint8_t *rgb,
                         const uint8_t (*pal)[3], int n_pal,
                         const uint8_t *idx) {
-  int bpp = kind == BMP_24 || kind == BMP_24_TOPDOWN ? 24
+  int bpp = kind == BMP_24 || kind == BMP_24_TOPDOWN  ? 24
             : kind == BMP_32 || kind == BMP_32_FIELDS ? 32
             : kind == BMP_16                          ? 16
             : kind == BMP_8 || kind == BMP_RLE8       ? 8
@@ -310,14 +319,14 @@ static bytes bmp_encode(int kind, int w, int h, uint8_t *rgb,
 static void test_bmp(void **state) {
   (void)state;
   static const uint8_t pal[16][3] = {
-      {0, 0, 0},     {255, 255, 255}, {200, 10, 30},  {10, 200, 30},
-      {30, 10, 200}, {90, 90, 0},     {0, 90, 90},    {90, 0, 90},
+      {0, 0, 0},     {255, 255, 255}, {200, 10, 30},   {10, 200, 30},
+      {30, 10, 200}, {90, 90, 0},     {0, 90, 90},     {90, 0, 90},
       {17, 34, 51},  {68, 85, 102},   {119, 136, 153}, {170, 187, 204},
-      {221, 238, 1}, {2, 3, 4},       {250, 128, 6},  {7, 8, 255}};
+      {221, 238, 1}, {2, 3, 4},       {250, 128, 6},   {7, 8, 255}};
   int sizes[][2] = {{5, 3}, {1, 1}, {8, 2}, {13, 7}};
-  const char *names[] = {"24-bit", "24-bit top-down", "32-bit",
-                         "32-bit bitfields", "16-bit 555", "8-bit palette",
-                         "4-bit palette", "1-bit palette", "RLE8"};
+  const char *names[] = {"24-bit",           "24-bit top-down", "32-bit",
+                         "32-bit bitfields", "16-bit 555",      "8-bit palette",
+                         "4-bit palette",    "1-bit palette",   "RLE8"};
   for (int kind = BMP_24; kind <= BMP_RLE8; kind++)
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
       int w = sizes[s][0], h = sizes[s][1];
@@ -447,8 +456,8 @@ static void png_flush_(png_structp png) { (void)png; }
 /* Encode rows of `ch` samples of `depth` bits (16-bit big-endian). */
 static bytes png_encode(int w, int h, int color_type, int depth,
                         const uint8_t *px, size_t row_bytes, int interlace,
-                        const png_color *pal, int n_pal,
-                        const uint8_t *trns, int n_trns) {
+                        const png_color *pal, int n_pal, const uint8_t *trns,
+                        int n_trns) {
   bytes b = {0};
   png_structp png =
       png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -501,8 +510,8 @@ static void test_png(void **state) {
     rgb16[2 * i] = rgb[i];
     rgb16[2 * i + 1] = (uint8_t)(i * 77);
   }
-  b = png_encode(w, h, PNG_COLOR_TYPE_RGB, 16, rgb16, (size_t)w * 6, 0, NULL,
-                 0, NULL, 0);
+  b = png_encode(w, h, PNG_COLOR_TYPE_RGB, 16, rgb16, (size_t)w * 6, 0, NULL, 0,
+                 NULL, 0);
   check_rgb_formats(&b, w, h, rgb, "PNG RGB 16-bit");
   free(b.p);
   /* 8-bit gray, gray + alpha, 2-bit gray (scaled to 0, 85, 170, 255) */
@@ -517,8 +526,8 @@ static void test_png(void **state) {
                  NULL, 0);
   check_gray_formats(&b, w, h, gray, "PNG gray");
   free(b.p);
-  b = png_encode(w, h, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, (size_t)w * 2, 0,
-                 NULL, 0, NULL, 0);
+  b = png_encode(w, h, PNG_COLOR_TYPE_GRAY_ALPHA, 8, ga, (size_t)w * 2, 0, NULL,
+                 0, NULL, 0);
   check_gray_formats(&b, w, h, gray, "PNG gray+alpha");
   free(b.p);
   memset(packed, 0, sizeof packed);
@@ -573,7 +582,7 @@ static void test_webp(void **state) {
   free(rgb);
 #else
   bytes b = {0};
-  puts_(&b, "RIFF\x20\0\0\0WEBPVP8 ");
+  put(&b, "RIFF\x20\0\0\0WEBPVP8 ", 16);
   expect_unsupported(&b, "WebP");
   free(b.p);
 #endif
@@ -696,8 +705,7 @@ static void test_tiff(void **state) {
     uint8_t gray[35];
     for (int i = 0; i < w * h; i++) gray[i] = rgb[3 * i + 2];
     for (int y = 0; y < h; y++)
-      TIFFWriteScanline(tf,
-                        spp == 3 ? rgb + (size_t)y * w * 3 : gray + y * w,
+      TIFFWriteScanline(tf, spp == 3 ? rgb + (size_t)y * w * 3 : gray + y * w,
                         (uint32_t)y, 0);
     TIFFClose(tf);
     FILE *f = fopen(path, "rb");

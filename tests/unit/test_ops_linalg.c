@@ -265,6 +265,20 @@ static void test_topk(void **state) {
   must_fail(t, EMBER_ERR_INVALID_MODEL, "'k'");
   optest_free(t);
 
+  t = optest_new("TopK", 1);
+  optest_attr_int(t, "k", 1);
+  optest_input(t, EMBER_FLOAT, 3, d3, x);
+  optest_input(t, EMBER_INT64, 1, kd, kd);
+  optest_outputs(t, 2);
+  must_fail(t, EMBER_ERR_INVALID_MODEL, "one input");
+  optest_free(t);
+
+  t = optest_new("TopK", 10);
+  optest_input(t, EMBER_FLOAT, 3, d3, x);
+  optest_outputs(t, 2);
+  must_fail(t, EMBER_ERR_INVALID_MODEL, "input K");
+  optest_free(t);
+
   int64_t two[2] = {1, 2}, d2[1] = {2};
   t = optest_new("TopK", 11);
   optest_input(t, EMBER_FLOAT, 3, d3, x);
@@ -680,6 +694,7 @@ static void check_mvn(int opset, int32_t dtype, int rank, const int64_t *dims,
   bool red[EMB_MAX_RANK] = {false};
   for (size_t i = 0; i < n_axes; i++)
     red[axes[i] < 0 ? axes[i] + rank : axes[i]] = true;
+  for (int k = 0; k < rank && n_axes == 0; k++) red[k] = true;
   emb_tensor x = {.dtype = dtype, .rank = rank, .data = (void *)data};
   memcpy(x.dims, dims, (size_t)rank * sizeof *dims);
   size_t n = numel(rank, dims);
@@ -734,6 +749,7 @@ static void test_mvn(void **state) {
   check_mvn(13, EMBER_FLOAT, 4, d, x, 1, a1);
   check_mvn(13, EMBER_FLOAT, 4, d, x, 2, a2);
   check_mvn(13, EMBER_FLOAT, 4, d, x, 4, a4);
+  check_mvn(13, EMBER_FLOAT, 4, d, x, 0, a4); /* empty list: all axes */
   check_mvn(13, EMBER_DOUBLE, 4, d, xd, 2, a2);
   check_mvn(13, EMBER_FLOAT16, 4, d, xh, 1, a1);
   int64_t d2[2] = {6, 7};
@@ -893,7 +909,7 @@ static void test_einsum(void **state) {
       {"bi,bi->b", 2, {2, 2}, {{1, 4}, {3, 4}}, {"bi", "bi"}, "b", 1, {3}},
       {"...,...->...", 2, {2, 1}, {{3, 4}, {4}}, {"XY", "Y"}, "XY", 2,
        {3, 4}},
-      {"i...->i", 1, {3}, {{3, 2, 2}}, {"iXY"}, "i", 1, {3}},
+      {"i...->i", 1, {1}, {{3}}, {"i"}, "i", 1, {3}},
       {"ij,jk->ik", 2, {2, 2}, {{0, 4}, {4, 5}}, {"ij", "jk"}, "ik", 2,
        {0, 5}},
       {"ij,jk->ik", 2, {2, 2}, {{3, 0}, {0, 5}}, {"ij", "jk"}, "ik", 2,
@@ -926,6 +942,7 @@ static void test_einsum(void **state) {
       {"i.j->ij", 1, {2, 0}, {{2, 3}}, EMBER_ERR_INVALID_MODEL, "'.'"},
       {"......->", 1, {2, 0}, {{2, 3}}, EMBER_ERR_INVALID_MODEL, "ellips"},
       {"ij->i->j", 1, {2, 0}, {{2, 3}}, EMBER_ERR_INVALID_MODEL, "->"},
+      {"...i->i", 1, {2, 0}, {{2, 3}}, EMBER_ERR_SHAPE, "'...'"},
   };
   float data[24] = {0};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

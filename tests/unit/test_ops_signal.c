@@ -146,8 +146,7 @@ static float *dft_reference(const dft_case *c, const float *x, int64_t *od) {
       }
       ref_dft(line, (size_t)n, c->inverse ? 1 : -1, res);
       for (int64_t k = 0; k < lout; k++) {
-        size_t at =
-            ((o * (size_t)lout + (size_t)k) * inner + i) * (size_t)cout;
+        size_t at = ((o * (size_t)lout + (size_t)k) * inner + i) * (size_t)cout;
         double s = c->inverse ? 1.0 / (double)n : 1.0;
         y[at] = (float)(res[2 * k] * s);
         if (cout == 2) y[at + 1] = (float)(res[2 * k + 1] * s);
@@ -184,7 +183,9 @@ static void run_dft_case(const dft_case *c, int opset, bool const_inputs) {
       optest_input(t, EMBER_INT64, 0, NULL, &axis);
   }
   must_run(t);
-  size_t n = (size_t)(c->dft_length ? c->dft_length : c->dims[c->axis < 0 ? c->axis + c->rank : c->axis]);
+  size_t n = (size_t)(c->dft_length
+                          ? c->dft_length
+                          : c->dims[c->axis < 0 ? c->axis + c->rank : c->axis]);
   optest_expect_f32(optest_output(t, 0), c->rank, od, want, 1e-4f,
                     1e-5f * (float)(n + 1));
   optest_free(t);
@@ -195,20 +196,20 @@ static void run_dft_case(const dft_case *c, int opset, bool const_inputs) {
 static void test_dft_forward_inverse(void **state) {
   (void)state;
   static const dft_case cases[] = {
-      {4, {1, 10, 10, 1}, 1, 0, 0, 0},   /* the conformance layout */
+      {4, {1, 10, 10, 1}, 1, 0, 0, 0}, /* the conformance layout */
       {4, {1, 10, 10, 1}, 2, 0, 0, 0},
       {4, {1, 10, 10, 2}, 1, 1, 0, 0},
-      {3, {2, 1, 2}, 1, 0, 0, 0},        /* length 1 */
-      {3, {3, 16, 2}, -2, 0, 0, 0},      /* radix-2, negative axis */
+      {3, {2, 1, 2}, 1, 0, 0, 0},   /* length 1 */
+      {3, {3, 16, 2}, -2, 0, 0, 0}, /* radix-2, negative axis */
       {3, {2, 16, 2}, 1, 1, 0, 0},
-      {3, {2, 63, 1}, 1, 0, 0, 0},       /* direct */
-      {3, {1, 100, 2}, 1, 1, 0, 0},      /* Bluestein */
+      {3, {2, 63, 1}, 1, 0, 0, 0},  /* direct */
+      {3, {1, 100, 2}, 1, 1, 0, 0}, /* Bluestein */
       {3, {1, 129, 1}, 1, 0, 0, 0},
-      {4, {2, 5, 3, 2}, 0, 0, 0, 0},     /* axis 0, inner stride */
+      {4, {2, 5, 3, 2}, 0, 0, 0, 0}, /* axis 0, inner stride */
       {4, {2, 5, 3, 2}, -3, 1, 0, 0},
-      {3, {2, 12, 2}, 1, 0, 0, 16},      /* zero padding */
-      {3, {2, 12, 1}, 1, 0, 0, 5},       /* truncation */
-      {3, {2, 12, 2}, 1, 1, 0, 100},     /* padding to Bluestein */
+      {3, {2, 12, 2}, 1, 0, 0, 16},  /* zero padding */
+      {3, {2, 12, 1}, 1, 0, 0, 5},   /* truncation */
+      {3, {2, 12, 2}, 1, 1, 0, 100}, /* padding to Bluestein */
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     run_dft_case(&cases[i], 20, false);
@@ -220,14 +221,14 @@ static void test_dft_forward_inverse(void **state) {
 static void test_dft_onesided(void **state) {
   (void)state;
   static const dft_case cases[] = {
-      {4, {1, 10, 10, 1}, 1, 0, 1, 0},  /* RFFT */
-      {4, {1, 6, 10, 2}, 1, 1, 1, 0},   /* IRFFT, default n = 10 */
-      {3, {2, 9, 1}, 1, 0, 1, 0},       /* odd length */
-      {3, {2, 9, 2}, 1, 1, 1, 17},      /* odd IRFFT length */
-      {3, {1, 5, 2}, 1, 1, 1, 16},      /* fewer bins than n/2 + 1 */
-      {3, {1, 40, 2}, 1, 1, 1, 20},     /* more bins than needed */
-      {3, {2, 1, 1}, 1, 0, 1, 0},       /* one sample */
-      {3, {1, 2, 2}, 1, 1, 1, 0},       /* two bins: n = 2 */
+      {4, {1, 10, 10, 1}, 1, 0, 1, 0}, /* RFFT */
+      {4, {1, 6, 10, 2}, 1, 1, 1, 0},  /* IRFFT, default n = 10 */
+      {3, {2, 9, 1}, 1, 0, 1, 0},      /* odd length */
+      {3, {2, 9, 2}, 1, 1, 1, 17},     /* odd IRFFT length */
+      {3, {1, 5, 2}, 1, 1, 1, 16},     /* fewer bins than n/2 + 1 */
+      {3, {1, 40, 2}, 1, 1, 1, 20},    /* more bins than needed */
+      {3, {2, 1, 1}, 1, 0, 1, 0},      /* one sample */
+      {3, {1, 2, 2}, 1, 1, 1, 0},      /* two bins: n = 2 */
       {3, {3, 200, 1}, -2, 0, 1, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -430,14 +431,14 @@ static void run_stft_case(const stft_case *c) {
 static void test_stft(void **state) {
   (void)state;
   static const stft_case cases[] = {
-      {1, 128, 1, 8, 0, 16, -1},  /* the conformance layout */
-      {1, 128, 1, 8, 16, 0, -1},  /* window gives the length */
-      {2, 50, 1, 3, 12, 12, 1},   /* direct-sum length, both inputs */
-      {2, 50, 1, 5, 0, 12, 0},    /* two-sided */
-      {1, 40, 2, 7, 9, 0, 0},     /* complex signal, odd length */
-      {1, 300, 1, 100, 100, 0, 1},/* Bluestein */
-      {1, 16, 1, 4, 16, 0, 1},    /* exactly one frame */
-      {3, 10, 1, 1, 1, 0, 0},     /* frames of one sample */
+      {1, 128, 1, 8, 0, 16, -1},   /* the conformance layout */
+      {1, 128, 1, 8, 16, 0, -1},   /* window gives the length */
+      {2, 50, 1, 3, 12, 12, 1},    /* direct-sum length, both inputs */
+      {2, 50, 1, 5, 0, 12, 0},     /* two-sided */
+      {1, 40, 2, 7, 9, 0, 0},      /* complex signal, odd length */
+      {1, 300, 1, 100, 100, 0, 1}, /* Bluestein */
+      {1, 16, 1, 4, 16, 0, 1},     /* exactly one frame */
+      {3, 10, 1, 1, 1, 0, 0},      /* frames of one sample */
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
     run_stft_case(&cases[i]);
@@ -527,8 +528,7 @@ static void test_windows(void **state) {
           float want[64];
           for (int64_t k = 0; k < size; k++)
             want[k] = (float)window_ref(ops[o], per != 0, size, k);
-          optest_expect_f32(optest_output(t, 0), 1, &size, want, 1e-6f,
-                            1e-7f);
+          optest_expect_f32(optest_output(t, 0), 1, &size, want, 1e-6f, 1e-7f);
           optest_free(t);
         }
 }
@@ -644,20 +644,18 @@ static void test_melweightmatrix(void **state) {
     int64_t mels, n, rate;
     float lo, hi;
   } cases[] = {
-      {8, 16, 8192, 0, 4096},    /* the conformance case */
-      {10, 64, 16000, 20, 8000},
-      {5, 31, 8000, 100, 3000},  /* odd dft_length */
-      {40, 512, 22050, 0, 11025},
-      {1, 8, 100, 0, 50},
-      {0, 8, 100, 0, 50},        /* no bands: [5, 0] */
-      {3, 16, 1000, 200, 200},   /* a zero-width band */
+      {8, 16, 8192, 0, 4096}, /* the conformance case */
+      {10, 64, 16000, 20, 8000},  {5, 31, 8000, 100, 3000}, /* odd dft_length */
+      {40, 512, 22050, 0, 11025}, {1, 8, 100, 0, 50},
+      {0, 8, 100, 0, 50},      /* no bands: [5, 0] */
+      {3, 16, 1000, 200, 200}, /* a zero-width band */
   };
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
     int64_t bins = cases[ci].n / 2 + 1, mels = cases[ci].mels;
     double *ref = malloc((size_t)(bins * mels + 1) * sizeof *ref);
     float *want = malloc((size_t)(bins * mels + 1) * sizeof *want);
-    mel_reference(mels, cases[ci].n, cases[ci].rate, cases[ci].lo,
-                  cases[ci].hi, ref);
+    mel_reference(mels, cases[ci].n, cases[ci].rate, cases[ci].lo, cases[ci].hi,
+                  ref);
     for (int64_t i = 0; i < bins * mels; i++) want[i] = (float)ref[i];
     for (int konst = 0; konst <= 1; konst++) {
       optest *t = optest_new("MelWeightMatrix", 17);
@@ -684,8 +682,7 @@ static void test_melweightmatrix(void **state) {
   int64_t iv[3] = {4, 20, 1000};
   double edges[2] = {0, 500};
   for (int i = 0; i < 3; i++) optest_input(t, EMBER_INT64, 0, NULL, &iv[i]);
-  for (int i = 0; i < 2; i++)
-    optest_input(t, EMBER_DOUBLE, 0, NULL, &edges[i]);
+  for (int i = 0; i < 2; i++) optest_input(t, EMBER_DOUBLE, 0, NULL, &edges[i]);
   must_run(t);
   double ref[44];
   mel_reference(4, 20, 1000, 0, 500, ref);
@@ -707,10 +704,8 @@ static void test_melweightmatrix_errors(void **state) {
     float lo, hi;
     const char *part;
   } bad[] = {
-      {4, 0, 1000, 0, 500, "dft_length"},
-      {4, 16, 0, 0, 500, "sample_rate"},
-      {-1, 16, 1000, 0, 500, "num_mel_bins"},
-      {4, 16, 1000, 600, 500, "band"},
+      {4, 0, 1000, 0, 500, "dft_length"},     {4, 16, 0, 0, 500, "sample_rate"},
+      {-1, 16, 1000, 0, 500, "num_mel_bins"}, {4, 16, 1000, 600, 500, "band"},
       {4, 16, 1000, -5, 500, "band"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

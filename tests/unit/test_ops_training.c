@@ -118,16 +118,22 @@ static void expect_out(optest *o, int i, const tens *t,
   }
 }
 
-/* R and T as scalars (R of shape [1] when r_vec). */
+/* R and T as scalars (R of shape [1] when r_vec).  The harness borrows
+ * the data until the run: one node at a time uses these. */
 static void feed_rt(optest *o, double R, int64_t T, bool r_double,
                     bool r_vec) {
-  float rf = (float)R;
-  int64_t one[1] = {1};
+  static float rf;
+  static double rd;
+  static int64_t tt;
+  static const int64_t one[1] = {1};
+  rf = (float)R;
+  rd = R;
+  tt = T;
   if (r_double)
-    optest_input(o, EMBER_DOUBLE, r_vec ? 1 : 0, one, &R);
+    optest_input(o, EMBER_DOUBLE, r_vec ? 1 : 0, one, &rd);
   else
     optest_input(o, EMBER_FLOAT, r_vec ? 1 : 0, one, &rf);
-  optest_input(o, EMBER_INT64, 0, NULL, &T);
+  optest_input(o, EMBER_INT64, 0, NULL, &tt);
 }
 
 /* ------------------------------------------------------------ Adagrad */

@@ -1,0 +1,370 @@
+/*
+ * The blocked SGEMM driver shared by every ISA, and the run-time dispatch
+ * behind ember_f32_gemm (see f32-gemm.h).  Portable C: the ISA-specific
+ * part is the micro-kernel, reached through a const table indexed by
+ * ember_kernels_isa(); one indirect call per MR x NR x KC tile costs
+ * nothing next to the tile's work.
+ *
+ * Blocking (the usual three levels): for each NC-wide panel of columns of
+ * B, for each KC-deep slice of k, B's KC x NC panel is packed into NR-wide
+ * strips (kc rows of NR floats each) and stays in L2/L3; for each MC-tall
+ * block of A, the block is packed into MR-tall strips (kc columns of MR
+ * floats each) and stays in L2; the micro-kernel then sweeps the block,
+ * one B strip (L1) against every A strip.  Strips are zero-padded to
+ * MR / NR so the micro-kernel's inner loop has no bounds; edge tiles store
+ * only their valid mr x nr part.  Later k slices accumulate onto C with
+ * beta = 1.
+ *
+ * Pre-packed operands use exactly the strip layout the driver packs into
+ * its workspace, over the whole matrix: for k slice pc (depth kc) the
+ * strip holding columns j .. j + NR - 1 of B starts at
+ * pc * round_up(n, NR) + j * kc, and the same for A with rows and MR.  So
+ * the driver indexes a pre-packed operand and its own packing the same
+ * way, and a product over columns col0 .. of a packed B is the same loop
+ * started at col0.
+ */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "f32-gemm/f32-gemm.h"
+#include "isa.h"
+
+typedef struct gemm_isa {
+  ember_f32_gemm_ukernel_fn ukernel; /* NULL: not compiled in */
+  size_t mr, nr, mc, kc, nc;
+} gemm_isa;
+
+/* Per-ISA tiles and blocks, measured on AMD Zen 4 (32 KiB L1d, 1 MiB L2)
+ * with benchmarks/gemm_bench.c: a KC x NR strip of B fits L1 next to the A
+ * strips streaming through it, an MC x KC block of A fits L2. */
+static const gemm_isa gemm_isas[EMBER_ISA_COUNT] = {
+    [EMBER_ISA_SCALAR] = {ember_f32_gemm_ukernel_4x8__scalar, 4, 8, 128, 256,
+                          1024},
+#ifdef EMBER_HAVE_AVX2
+    [EMBER_ISA_AVX2] = {ember_f32_gemm_ukernel_6x16__avx2, 6, 16, 144, 256,
+                        2048},
+#endif
+#ifdef EMBER_HAVE_AVX512F
+    [EMBER_ISA_AVX512F] = {ember_f32_gemm_ukernel_8x48__avx512f, 8, 48, 192,
+                           160, 2016},
+#endif
+};
+
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+static size_t round_up(size_t a, size_t r) { return (a + r - 1) / r * r; }
+
+/* 64-byte aligned pointer at or after p. */
+static float *align64(float *p) {
+  return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+static size_t isa_work_floats(const gemm_isa *g, size_t m, size_t n,
+                              size_t k) {
+  size_t kc = max_sz(min_sz(k, g->kc), 1);
+  size_t mc = round_up(min_sz(max_sz(m, 1), g->mc), g->mr);
+  size_t nc = round_up(min_sz(max_sz(n, 1), g->nc), g->nr);
+  return (mc + nc) * kc + 32; /* 16 floats of slack to align each panel */
+}
+
+size_t ember_f32_gemm_work_floats(size_t m, size_t n, size_t k) {
+  size_t w = ember_f32_gemm_work_floats__scalar(m, n, k);
+  for (int i = 0; i < EMBER_ISA_COUNT; i++)
+    if (gemm_isas[i].ukernel)
+      w = max_sz(w, isa_work_floats(&gemm_isas[i], m, n, k));
+  return w;
+}
+
+ember_f32_gemm_tile ember_f32_gemm_tile_of(int isa) {
+  ember_f32_gemm_tile t = {0, 0, 0, 0, 0};
+  if (isa < 0 || isa >= EMBER_ISA_COUNT || !gemm_isas[isa].ukernel) return t;
+  const gemm_isa *g = &gemm_isas[isa];
+  t.mr = g->mr, t.nr = g->nr, t.mc = g->mc, t.kc = g->kc, t.nc = g->nc;
+  return t;
+}
+
+/* --- Packing ------------------------------------------------------------
+ * Written once with the strip width as a parameter and instantiated for
+ * each width in use (always_inline + constant argument), so the inner
+ * copies have fixed trip counts the compiler can unroll. */
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Rows [0, mc) x columns [0, kc) of A into MR-row strips, strip s at
+ * ap + s * MR * kc, column p of a strip at + p * MR; rows past mc zero. */
+INLINE void pack_a_w(size_t MR, size_t mc, size_t kc, const float *a,
+                     size_t a_rs, size_t a_cs, float *restrict ap) {
+  for (size_t ir = 0; ir < mc; ir += MR) {
+    size_t mr = min_sz(MR, mc - ir);
+    const float *as = a + ir * a_rs;
+    if (mr == MR && a_cs == 1) {
+      /* Row-major A: MR rows read side by side, each sequentially. */
+      for (size_t p = 0; p < kc; p++)
+        for (size_t i = 0; i < MR; i++) ap[p * MR + i] = as[i * a_rs + p];
+    } else if (mr == MR && a_rs == 1) {
+      /* Column-major A: each packed column is a contiguous copy. */
+      for (size_t p = 0; p < kc; p++)
+        for (size_t i = 0; i < MR; i++) ap[p * MR + i] = as[p * a_cs + i];
+    } else {
+      for (size_t p = 0; p < kc; p++) {
+        size_t i = 0;
+        for (; i < mr; i++) ap[p * MR + i] = as[i * a_rs + p * a_cs];
+        for (; i < MR; i++) ap[p * MR + i] = 0.0f;
+      }
+    }
+    ap += MR * kc;
+  }
+}
+
+/* Rows [0, kc) x columns [0, nc) of B into NR-column strips, strip s at
+ * bp + s * NR * kc, row p of a strip at + p * NR; columns past nc zero. */
+INLINE void pack_b_w(size_t NR, size_t kc, size_t nc, const float *b,
+                     size_t b_rs, size_t b_cs, float *restrict bp) {
+  for (size_t jr = 0; jr < nc; jr += NR) {
+    size_t nr = min_sz(NR, nc - jr);
+    const float *bs = b + jr * b_cs;
+    if (nr == NR && b_cs == 1) {
+      for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < NR; j++) bp[p * NR + j] = bs[p * b_rs + j];
+    } else if (nr == NR && b_rs == 1) {
+      /* Transposed B: NR columns read side by side, each sequentially. */
+      for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < NR; j++) bp[p * NR + j] = bs[j * b_cs + p];
+    } else {
+      for (size_t p = 0; p < kc; p++) {
+        size_t j = 0;
+        for (; j < nr; j++) bp[p * NR + j] = bs[p * b_rs + j * b_cs];
+        for (; j < NR; j++) bp[p * NR + j] = 0.0f;
+      }
+    }
+    bp += NR * kc;
+  }
+}
+
+static void pack_a(const gemm_isa *g, size_t mc, size_t kc, const float *a,
+                   size_t a_rs, size_t a_cs, float *ap) {
+  switch (g->mr) {
+  case 4: pack_a_w(4, mc, kc, a, a_rs, a_cs, ap); break;
+  case 6: pack_a_w(6, mc, kc, a, a_rs, a_cs, ap); break;
+  case 8: pack_a_w(8, mc, kc, a, a_rs, a_cs, ap); break;
+  default: pack_a_w(g->mr, mc, kc, a, a_rs, a_cs, ap); break;
+  }
+}
+
+static void pack_b(const gemm_isa *g, size_t kc, size_t nc, const float *b,
+                   size_t b_rs, size_t b_cs, float *bp) {
+  switch (g->nr) {
+  case 8: pack_b_w(8, kc, nc, b, b_rs, b_cs, bp); break;
+  case 16: pack_b_w(16, kc, nc, b, b_rs, b_cs, bp); break;
+  case 48: pack_b_w(48, kc, nc, b, b_rs, b_cs, bp); break;
+  default: pack_b_w(g->nr, kc, nc, b, b_rs, b_cs, bp); break;
+  }
+}
+
+/* --- The driver --------------------------------------------------------- */
+
+/* One operand: plain (p, rs, cs) or pre-packed (packed data, first
+ * row/column `off`, full padded width `pad`). */
+typedef struct operand {
+  const float *p;
+  size_t rs, cs;
+  const float *packed;
+  size_t off, pad;
+} operand;
+
+static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
+  for (size_t i = 0; i < m; i++) {
+    float *ci = c + i * ldc;
+    if (beta == 0.0f)
+      memset(ci, 0, n * sizeof *ci);
+    else
+      for (size_t j = 0; j < n; j++) ci[j] *= beta;
+  }
+}
+
+static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
+                  float alpha, const operand *A, const operand *B, float beta,
+                  float *c, size_t ldc, float *work) {
+  const size_t MR = g->mr, NR = g->nr, MC = g->mc, KC = g->kc, NC = g->nc;
+  size_t kc_max = min_sz(k, KC);
+  float *wa = align64(work);
+  float *wb = align64(wa + round_up(min_sz(m, MC), MR) * kc_max);
+  for (size_t jc = 0; jc < n; jc += NC) {
+    size_t nc = min_sz(NC, n - jc);
+    for (size_t pc = 0; pc < k; pc += KC) {
+      size_t kc = min_sz(KC, k - pc);
+      float bt = pc == 0 ? beta : 1.0f;
+      const float *bp;
+      if (B->packed) {
+        bp = B->packed + pc * B->pad + (B->off + jc) * kc;
+      } else {
+        pack_b(g, kc, nc, B->p + pc * B->rs + jc * B->cs, B->rs, B->cs, wb);
+        bp = wb;
+      }
+      for (size_t ic = 0; ic < m; ic += MC) {
+        size_t mc = min_sz(MC, m - ic);
+        const float *ap;
+        if (A->packed) {
+          ap = A->packed + pc * A->pad + (A->off + ic) * kc;
+        } else {
+          pack_a(g, mc, kc, A->p + ic * A->rs + pc * A->cs, A->rs, A->cs, wa);
+          ap = wa;
+        }
+        for (size_t jr = 0; jr < nc; jr += NR) {
+          size_t nr = min_sz(NR, nc - jr);
+          float *cj = c + ic * ldc + jc + jr;
+          for (size_t ir = 0; ir < mc; ir += MR)
+            g->ukernel(min_sz(MR, mc - ir), nr, kc, ap + ir * kc,
+                       bp + jr * kc, alpha, bt, cj + ir * ldc, ldc);
+        }
+      }
+    }
+  }
+}
+
+/* Shapes the reference handles without packing (one row or one column of
+ * C with a suitable layout): packing would cost as much as the product. */
+static int gemv_shape(size_t m, size_t n, size_t a_rs, size_t a_cs,
+                      size_t b_rs, size_t b_cs) {
+  return (m == 1 && (b_cs == 1 || (b_rs == 1 && a_cs == 1))) ||
+         (n == 1 && a_cs == 1 && b_rs == 1);
+}
+
+void ember_f32_gemm(size_t m, size_t n, size_t k, float alpha, const float *a,
+                    size_t a_rs, size_t a_cs, const float *b, size_t b_rs,
+                    size_t b_cs, float beta, float *c, size_t ldc,
+                    float *work) {
+  int isa = ember_kernels_isa();
+  if (isa == EMBER_ISA_SCALAR || !gemm_isas[isa].ukernel ||
+      gemv_shape(m, n, a_rs, a_cs, b_rs, b_cs)) {
+    ember_f32_gemm__scalar(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta,
+                           c, ldc, work);
+    return;
+  }
+  assert(m == 0 || n == 0 || c);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  operand A = {a, a_rs, a_cs, NULL, 0, 0}, B = {b, b_rs, b_cs, NULL, 0, 0};
+  drive(&gemm_isas[isa], m, n, k, alpha, &A, &B, beta, c, ldc, work);
+}
+
+/* --- Pre-packed operands ------------------------------------------------
+ * A packed buffer starts with a 64-byte header naming the ISA, which side
+ * it is, and its extent; the strips follow. */
+
+#define PACK_HDR_FLOATS 16
+#define PACK_MAGIC_A 0x454d4241u /* "EMBA" */
+#define PACK_MAGIC_B 0x454d4242u /* "EMBB" */
+
+typedef struct pack_hdr {
+  uint32_t magic, isa;
+  uint64_t k, width; /* depth; rows of A or columns of B */
+} pack_hdr;
+
+static pack_hdr read_hdr(const float *packed, uint32_t magic) {
+  pack_hdr h;
+  memcpy(&h, packed, sizeof h);
+  assert(h.magic == magic && h.isa < EMBER_ISA_COUNT &&
+         gemm_isas[h.isa].ukernel);
+  (void)magic;
+  return h;
+}
+
+static void write_hdr(float *packed, uint32_t magic, int isa, size_t k,
+                      size_t width) {
+  pack_hdr h = {magic, (uint32_t)isa, k, width};
+  memset(packed, 0, PACK_HDR_FLOATS * sizeof *packed);
+  memcpy(packed, &h, sizeof h);
+}
+
+/* The ISA packing uses: the current one (the scalar reference has no
+ * packed form of its own; its micro-kernel serves). */
+static int pack_isa(void) {
+  int isa = ember_kernels_isa();
+  return gemm_isas[isa].ukernel ? isa : EMBER_ISA_SCALAR;
+}
+
+size_t ember_f32_gemm_packed_b_floats(size_t n, size_t k) {
+  const gemm_isa *g = &gemm_isas[pack_isa()];
+  return PACK_HDR_FLOATS + round_up(n, g->nr) * k;
+}
+
+size_t ember_f32_gemm_packed_a_floats(size_t m, size_t k) {
+  const gemm_isa *g = &gemm_isas[pack_isa()];
+  return PACK_HDR_FLOATS + round_up(m, g->mr) * k;
+}
+
+void ember_f32_gemm_pack_b(size_t n, size_t k, const float *b, size_t b_rs,
+                           size_t b_cs, float *packed) {
+  int isa = pack_isa();
+  const gemm_isa *g = &gemm_isas[isa];
+  write_hdr(packed, PACK_MAGIC_B, isa, k, n);
+  float *dst = packed + PACK_HDR_FLOATS;
+  size_t pad = round_up(n, g->nr);
+  for (size_t pc = 0; pc < k; pc += g->kc) {
+    size_t kc = min_sz(g->kc, k - pc);
+    pack_b(g, kc, n, b + pc * b_rs, b_rs, b_cs, dst + pc * pad);
+  }
+}
+
+void ember_f32_gemm_pack_a(size_t m, size_t k, const float *a, size_t a_rs,
+                           size_t a_cs, float *packed) {
+  int isa = pack_isa();
+  const gemm_isa *g = &gemm_isas[isa];
+  write_hdr(packed, PACK_MAGIC_A, isa, k, m);
+  float *dst = packed + PACK_HDR_FLOATS;
+  size_t pad = round_up(m, g->mr);
+  for (size_t pc = 0; pc < k; pc += g->kc) {
+    size_t kc = min_sz(g->kc, k - pc);
+    pack_a(g, m, kc, a + pc * a_cs, a_rs, a_cs, dst + pc * pad);
+  }
+}
+
+size_t ember_f32_gemm_packed_b_align(const float *packed_b) {
+  return gemm_isas[read_hdr(packed_b, PACK_MAGIC_B).isa].nr;
+}
+
+size_t ember_f32_gemm_packed_a_align(const float *packed_a) {
+  return gemm_isas[read_hdr(packed_a, PACK_MAGIC_A).isa].mr;
+}
+
+void ember_f32_gemm_prepacked(size_t m, size_t n, size_t k, float alpha,
+                              const float *a, size_t a_rs, size_t a_cs,
+                              const float *packed_b, size_t col0, float beta,
+                              float *c, size_t ldc, float *work) {
+  pack_hdr h = read_hdr(packed_b, PACK_MAGIC_B);
+  const gemm_isa *g = &gemm_isas[h.isa];
+  assert(h.k == k && col0 % g->nr == 0 && col0 + n <= h.width);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  operand A = {a, a_rs, a_cs, NULL, 0, 0};
+  operand B = {NULL, 0, 0, packed_b + PACK_HDR_FLOATS, col0,
+               round_up((size_t)h.width, g->nr)};
+  drive(g, m, n, k, alpha, &A, &B, beta, c, ldc, work);
+}
+
+void ember_f32_gemm_prepacked_a(size_t m, size_t n, size_t k, float alpha,
+                                const float *packed_a, size_t row0,
+                                const float *b, size_t b_rs, size_t b_cs,
+                                float beta, float *c, size_t ldc,
+                                float *work) {
+  pack_hdr h = read_hdr(packed_a, PACK_MAGIC_A);
+  const gemm_isa *g = &gemm_isas[h.isa];
+  assert(h.k == k && row0 % g->mr == 0 && row0 + m <= h.width);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  operand A = {NULL, 0, 0, packed_a + PACK_HDR_FLOATS, row0,
+               round_up((size_t)h.width, g->mr)};
+  operand B = {b, b_rs, b_cs, NULL, 0, 0};
+  drive(g, m, n, k, alpha, &A, &B, beta, c, ldc, work);
+}
