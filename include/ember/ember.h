@@ -338,7 +338,9 @@ EMBER_API const char *ember_session_errmsg(const ember_session *session);
  *   the first n_outputs graph outputs in order; else the outputs named.
  *   - If outputs[i].data is NULL on entry, the library fills the
  *     descriptor with a library-owned buffer valid until the next run or
- *     ember_session_free, whichever comes first.
+ *     ember_session_free, whichever comes first.  A descriptor filled so
+ *     by the previous run may be passed again unchanged: its data pointer
+ *     is recognised as the library's and treated as NULL.
  *   - Otherwise outputs[i].data is a caller buffer of outputs[i].nbytes
  *     bytes: the result is copied there and nbytes set to the bytes
  *     written; if it is too small the call returns

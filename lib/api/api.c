@@ -30,6 +30,8 @@ struct ember_session {
   int64_t *sym_vals;     /* per run: size bound to each symbol, -1 unset */
   ember_tensor **seq_items; /* per output: descriptors of sequence items */
   size_t *seq_cap;
+  void **prev_out;       /* per graph output: the data pointer the last run
+                            handed out, to recognise a reused descriptor */
 };
 
 int ember_version_number(void) { return EMBER_VERSION_NUMBER; }
@@ -342,7 +344,8 @@ ember_status ember_session_create(const ember_model *model,
   s->sym_vals = calloc((size_t)model->ir->n_symbols + 1, sizeof *s->sym_vals);
   s->seq_items = calloc((size_t)g->n_outputs + 1, sizeof *s->seq_items);
   s->seq_cap = calloc((size_t)g->n_outputs + 1, sizeof *s->seq_cap);
-  if (!s->sym_vals || !s->seq_items || !s->seq_cap) {
+  s->prev_out = calloc((size_t)g->n_outputs + 1, sizeof *s->prev_out);
+  if (!s->sym_vals || !s->seq_items || !s->seq_cap || !s->prev_out) {
     s->status = emb_fail(&s->diag, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
     return s->status;
   }
@@ -360,6 +363,7 @@ void ember_session_free(ember_session *s) {
       free(s->seq_items[i]);
   free(s->seq_items);
   free(s->seq_cap);
+  free(s->prev_out);
   free(s->sym_vals);
   free(s);
 }
@@ -636,6 +640,18 @@ ember_status ember_session_run(ember_session *s, size_t n_inputs,
     return emb_fail(&s->diag, EMBER_ERR_INVALID_ARGUMENT, "outputs is NULL");
   if (n_inputs && !inputs)
     return emb_fail(&s->diag, EMBER_ERR_INVALID_ARGUMENT, "inputs is NULL");
+  /* Check the outputs asked for before running anything. */
+  for (size_t i = 0; i < n_outputs; i++) {
+    int oi;
+    ember_status st = emb_find_output(s, i, output_names, &oi);
+    if (st) return st;
+  }
+  /* A descriptor the previous run filled, passed again as is, asks for
+   * library-owned data again.  Compare now, while those buffers are still
+   * allocated (the run frees them). */
+  for (size_t i = 0; i < n_outputs; i++)
+    for (int j = 0; outputs[i].data && j < g->n_outputs; j++)
+      if (outputs[i].data == s->prev_out[j]) outputs[i].data = NULL;
   ember_value *vals = NULL;
   if (n_inputs) {
     vals = calloc(n_inputs, sizeof *vals);
@@ -684,6 +700,8 @@ ember_status ember_session_run(ember_session *s, size_t n_inputs,
       emb_pub_tensor(&outputs[i], &v->t);
     }
   }
+  for (int j = 0; j < g->n_outputs; j++)
+    s->prev_out[j] = st ? NULL : s->frame.vals[g->outputs[j]].t.data;
   return st;
 }
 

@@ -289,7 +289,7 @@ static void test_run_errors(void **state) {
                    EMBER_ERR_BUFFER_TOO_SMALL);
   assert_contains(ember_session_errmsg(f->s), "output 'z' needs 24 bytes");
 
-  ember_tensor outs[2];
+  ember_tensor outs[2] = {{0}};
   assert_int_equal(ember_session_run(f->s, 2, xy, ok, 2, NULL, outs),
                    EMBER_ERR_INVALID_ARGUMENT);
   const char *noname = "w";
