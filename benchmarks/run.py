@@ -2,7 +2,8 @@
 """Benchmark Ember against onnxruntime on real-weight models.
 
     python3 benchmarks/run.py [--models a,b] [--threads 1,2] [--runs N]
-                              [--out DIR] [--ember PATH]
+                              [--rounds N] [--out DIR] [--ember PATH]
+                              [--ort-no-spin]   (see --help for the rest)
 
 For each model (built once by ../shared/bench/make_models.py into
 benchmarks/models/, with manifest.json giving each model's FLOPs):
@@ -32,7 +33,9 @@ benchmarks/models/, with manifest.json giving each model's FLOPs):
 GFLOP/s is the model's FLOPs (2 x the MACs of Conv, Gemm and MatMul) over
 the median time; "% peak" is that over the sgemm peak at the same thread
 count.  Prints a table per model and a summary, and writes results.csv,
-results.json and chart.png to --out (default benchmarks/results/).
+results.json (with every timed run and the machine's details), summary.md
+(the summary as a Markdown table) and chart.png to --out (default
+benchmarks/results/).  --runs 0 checks accuracy only.
 
 Needs Python 3 with numpy, onnx, onnxruntime and matplotlib (installed
 with pip when missing) and the ember tool (built in build/ when --ember is
@@ -195,32 +198,37 @@ def accuracy_model(name, path, models_dir):
     Softmax, a copy (cached in models/check/) that also outputs the
     Softmax's input.  With random weights the class probabilities of
     several CNNs saturate to one-hot, where any error in the logits would
-    go unseen."""
+    go unseen.  Returns the path and the names of the added outputs."""
     import onnx
     from onnx import helper
     out = os.path.join(models_dir, "check", name + ".onnx")
-    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(
+    side = out[:-len(".onnx")] + ".json"
+    if os.path.exists(side) and os.path.getmtime(side) >= os.path.getmtime(
             path):
-        return out
+        with open(side) as f:
+            extra = json.load(f)
+        if not extra or os.path.exists(out):
+            return (out if extra else path), extra
     m = onnx.load(path)
     outputs = {o.name for o in m.graph.output}
     extra = [n.input[0] for n in m.graph.node
              if n.op_type == "Softmax" and n.output[0] in outputs
              and n.input[0] not in outputs]
-    if not extra:
-        return path
-    for x in extra:
-        m.graph.output.append(helper.make_tensor_value_info(
-            x, onnx.TensorProto.FLOAT, None))
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    onnx.save(m, out + ".tmp")
-    os.replace(out + ".tmp", out)
-    return out
+    if extra:
+        for x in extra:
+            m.graph.output.append(helper.make_tensor_value_info(
+                x, onnx.TensorProto.FLOAT, None))
+        onnx.save(m, out + ".tmp")
+        os.replace(out + ".tmp", out)
+    with open(side, "w") as f:
+        json.dump(extra, f)
+    return (out if extra else path), extra
 
 
 def check_accuracy(ember, name, path, specs, work, models_dir):
     import numpy as np
-    path = accuracy_model(name, path, models_dir)
+    path, extra = accuracy_model(name, path, models_dir)
     edir = os.path.join(work, name + "_ember")
     os.makedirs(edir, exist_ok=True)
     for fn in os.listdir(edir):
@@ -269,7 +277,7 @@ def check_accuracy(ember, name, path, specs, work, models_dir):
             "max_abs": float(diff.max(initial=0)),
             "max_rel": float(rel.max(initial=0)), "bad": bad,
             "elements": int(o.size), "ref_max_abs": float(np.abs(o64).max(
-                initial=0))}
+                initial=0)), "softmax_input": oname in extra}
         res["max_abs"] = max(res["max_abs"], float(diff.max(initial=0)))
         res["max_rel"] = max(res["max_rel"], float(rel.max(initial=0)))
         res["bad"] += bad
@@ -295,7 +303,7 @@ def worker_env(threads):
     return env
 
 
-def sgemm_peak(threads, reps=8):
+def sgemm_peak(threads, reps=16):
     env = dict(os.environ)
     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         env.pop(k, None)
@@ -411,9 +419,12 @@ def print_model_table(name, entry, acc, rows):
             ("  (" + "; ".join(acc["notes"]) + ")") if acc["notes"] else ""))
         for oname, o in acc.get("outputs", {}).items():
             log("     %-24s max abs %.2e, max rel %.2e, %d of %d outside"
-                " (max |ref| %.3g)" % (oname, o["max_abs"], o["max_rel"],
-                                       o["bad"], o["elements"],
-                                       o["ref_max_abs"]))
+                " (max |ref| %.3g)" % (
+                    oname + (" (logits)" if o.get("softmax_input") else ""),
+                    o["max_abs"], o["max_rel"], o["bad"], o["elements"],
+                    o["ref_max_abs"]))
+    if not rows:
+        return
     hdr = ("   %-3s %11s %11s %11s %11s %7s %8s %6s %8s %6s %15s %13s" % (
         "thr", "ember ms", "(p90)", "ort ms", "(p90)", "ratio", "GFLOP/s",
         "%peak", "ortGF/s", "%peak", "1st result ms", "RSS MB"))
@@ -507,11 +518,11 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=30,
                     help="timed runs per runtime (vgg19, zfnet512: at most "
-                    "10)")
+                    "10); 0: check accuracy only")
     ap.add_argument("--warmup", type=int, default=2,
                     help="untimed runs per process, the first included "
                     "(vgg19, zfnet512: 1)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=5,
                     help="processes per runtime that the runs are split "
                     "over, alternating Ember / onnxruntime")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
@@ -558,6 +569,8 @@ def main():
         info["cpu"], info["cpus"], info["loadavg_start"][0], info["ember"],
         info["onnxruntime"]))
 
+    if args.runs == 0:  # accuracy only
+        threads = []
     sgemm = {t: [sgemm_peak(t)] for t in threads}
     for t in threads:
         s = sgemm[t][0]
@@ -632,20 +645,20 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"info": info, "rows": rows, "models": results}, f,
                   indent=1)
-    md = summary_markdown(rows, peaks)
-    with open(os.path.join(args.out, "summary.md"), "w") as f:
-        f.write(md + "\n")
     if rows:
+        md = summary_markdown(rows, peaks)
+        with open(os.path.join(args.out, "summary.md"), "w") as f:
+            f.write(md + "\n")
         write_chart(rows, threads, os.path.join(args.out, "chart.png"))
-    log("\n" + md)
-    if rows:
+        log("\n" + md)
         log("\nonnxruntime's RSS includes its Python process (%.0f-%.0f MB "
             "before the session)." % (min(r["ort_rss_base_mb"] for r in rows),
                                       max(r["ort_rss_base_mb"] for r in rows)))
     log("load %.1f at the start, %.1f at the end; %.0f s in all; wrote "
-        "results.csv, results.json, summary.md and chart.png to %s" % (
+        "results.csv, results.json%s to %s" % (
             info["loadavg_start"][0], info["loadavg_end"][0],
-            info["seconds"], args.out))
+            info["seconds"], ", summary.md and chart.png" if rows else "",
+            args.out))
     return 0 if all(r["accuracy"] is None or r["accuracy"]["ok"]
                     for r in results) and not any(
         "error" in r or "errors" in r for r in results) else 1

@@ -1,70 +1,79 @@
 /*
- * AVX-512 SGEMM micro-kernel: an 8 x 48 tile of C held in 24 zmm
- * accumulators (8 rows x 3 vectors of 16 floats), fed per k step by three
- * 16-float loads of the packed B row and eight broadcasts from the packed A
- * column: 24 FMAs for 11 loads, so the two FMA pipes stay busy out of L1.
- * 8 rows divide the usual channel counts (64, 128, 256, ...); 48 columns
- * keep 27 of the 32 zmm registers live.  Partial tiles (edges) use masked
- * loads and stores on the columns and skip rows past mr, so no C element
- * outside the tile is ever touched.  Built with -mavx512f -mavx512vl
- * -mavx512bw -mavx512dq -mfma (kernels/meson.build) and only called when
- * kernels/isa.c found AVX-512 usable.
+ * AVX-512 SGEMM micro-kernels.  The main one holds an 8 x 48 tile of C in
+ * 24 zmm accumulators (8 rows x 3 vectors of 16 floats), fed per k step by
+ * three 16-float loads of the packed B row and eight broadcasts from the
+ * packed A column: 24 FMAs for 11 loads, which keeps both FMA pipes busy
+ * with 27 of the 32 zmm registers live.  8 rows divide the usual channel
+ * counts (64, 128, 256, ...).
+ *
+ * The 8 x 32 and 8 x 16 variants serve the last, narrower strip of a
+ * packed B (f32-gemm-driver.c packs the final strip only as wide as
+ * needed, in steps of 16), so a product with n = 49 costs 64 columns of
+ * work, not 96.  Each entry point also computes only the rows it stores
+ * (mr < 8 at the bottom edge is dispatched to a copy of the loop with
+ * that many rows), and partial columns use masked loads and stores, so no
+ * C element outside the tile is touched.  C's rows are prefetched before
+ * the k loop, since they are needed only after it.
+ *
+ * Built with -mavx512f -mavx512vl -mavx512bw -mavx512dq -mfma
+ * (kernels/meson.build); called only when kernels/isa.c found AVX-512
+ * usable.
  */
 #include <assert.h>
 #include <immintrin.h>
 
 #include "f32-gemm/f32-gemm.h"
 
-#define MR 8
-#define NV 3 /* zmm vectors per row */
-#define NR (16 * NV)
+#define MR 8 /* packed A strip height */
 
-void ember_f32_gemm_ukernel_8x48__avx512f(size_t mr, size_t nr, size_t kc,
-                                          const float *ap, const float *bp,
-                                          float alpha, float beta, float *c,
-                                          size_t ldc) {
-  assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= NR);
-  __m512 acc[MR][NV];
+#define INLINE static inline __attribute__((always_inline))
+
+/* ROWS x (16 * NV) tile; bp rows are 16 * NV floats apart. */
+INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
+                 const float *ap, const float *bp, float alpha, float beta,
+                 float *c, size_t ldc) {
+  if (beta != 0.0f) {
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; i++)
+    for (int i = 0; i < ROWS; i++) {
+      const char *ci = (const char *)(c + i * ldc);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) _mm_prefetch(ci + 64 * v, _MM_HINT_T0);
+      _mm_prefetch(ci + 64 * NV - 1, _MM_HINT_T0);
+    }
+  }
+  __m512 acc[8][3];
+#pragma GCC unroll 8
+  for (int i = 0; i < ROWS; i++)
 #pragma GCC unroll 3
     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
 
   for (size_t p = 0; p < kc; p++) {
-    __m512 b[NV];
+    __m512 b[3];
 #pragma GCC unroll 3
     for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(bp + 16 * v);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
       __m512 a = _mm512_set1_ps(ap[i]);
 #pragma GCC unroll 3
       for (int v = 0; v < NV; v++)
         acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
     }
     ap += MR;
-    bp += NR;
+    bp += 16 * NV;
   }
 
   if (alpha != 1.0f) {
     __m512 va = _mm512_set1_ps(alpha);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < ROWS; i++)
 #pragma GCC unroll 3
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_mul_ps(va, acc[i][v]);
   }
 
-  /* Column masks: all ones for a full tile. */
-  __mmask16 mask[NV];
-#pragma GCC unroll 3
-  for (int v = 0; v < NV; v++) {
-    size_t left = nr > 16u * v ? nr - 16u * v : 0;
-    mask[v] = left >= 16 ? (__mmask16)0xffff
-                         : (__mmask16)((1u << left) - 1u);
-  }
   __m512 vb = _mm512_set1_ps(beta);
-  if (nr == NR && mr == MR) {
+  if (nr == 16u * NV) {
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < ROWS; i++) {
       float *ci = c + i * ldc;
 #pragma GCC unroll 3
       for (int v = 0; v < NV; v++) {
@@ -78,16 +87,43 @@ void ember_f32_gemm_ukernel_8x48__avx512f(size_t mr, size_t nr, size_t kc,
     }
     return;
   }
+  __mmask16 mask[3];
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; v++) {
+    size_t left = nr > 16u * v ? nr - 16u * v : 0;
+    mask[v] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
+  }
 #pragma GCC unroll 8
-  for (int i = 0; i < MR; i++) {
-    if ((size_t)i >= mr) break;
+  for (int i = 0; i < ROWS; i++) {
     float *ci = c + i * ldc;
 #pragma GCC unroll 3
     for (int v = 0; v < NV; v++) {
       __m512 r = acc[i][v];
       if (beta != 0.0f)
-        r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
+        r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask[v], ci + 16 * v),
+                            r);
       _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
     }
   }
 }
+
+/* One entry point per strip width; the row count picks the loop copy. */
+#define ENTRY(NV, NAME)                                                       \
+  void NAME(size_t mr, size_t nr, size_t kc, const float *ap,                 \
+            const float *bp, float alpha, float beta, float *c, size_t ldc) { \
+    assert(mr >= 1 && mr <= MR && nr >= 1 && nr <= 16u * NV);                 \
+    switch (mr) {                                                             \
+    case 1: tile(1, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 2: tile(2, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 3: tile(3, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 4: tile(4, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 5: tile(5, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 6: tile(6, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    case 7: tile(7, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;          \
+    default: tile(8, NV, nr, kc, ap, bp, alpha, beta, c, ldc); break;         \
+    }                                                                         \
+  }
+
+ENTRY(3, ember_f32_gemm_ukernel_8x48__avx512f)
+ENTRY(2, ember_f32_gemm_ukernel_8x32__avx512f)
+ENTRY(1, ember_f32_gemm_ukernel_8x16__avx512f)

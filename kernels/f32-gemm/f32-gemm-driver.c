@@ -26,28 +26,38 @@
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "f32-gemm/f32-gemm.h"
 #include "isa.h"
 
 typedef struct gemm_isa {
-  ember_f32_gemm_ukernel_fn ukernel; /* NULL: not compiled in */
-  size_t mr, nr, mc, kc, nc;
+  /* ukernel[w - 1]: the micro-kernel for B strips w * step wide
+   * (w * step <= nr); ukernel[0] NULL: ISA not compiled in. */
+  ember_f32_gemm_ukernel_fn ukernel[3];
+  size_t mr, nr, step;
+  size_t mc, kc, nc; /* cache blocks: multiples of mr, -, nr */
+  ember_f32_gemm_pack_b_fn pack_b_rows; /* B with b_cs == 1; may be NULL */
 } gemm_isa;
 
 /* Per-ISA tiles and blocks, measured on AMD Zen 4 (32 KiB L1d, 1 MiB L2)
  * with benchmarks/gemm_bench.c: a KC x NR strip of B fits L1 next to the A
  * strips streaming through it, an MC x KC block of A fits L2. */
-static const gemm_isa gemm_isas[EMBER_ISA_COUNT] = {
-    [EMBER_ISA_SCALAR] = {ember_f32_gemm_ukernel_4x8__scalar, 4, 8, 128, 256,
-                          1024},
+static gemm_isa gemm_isas[EMBER_ISA_COUNT] = {
+    [EMBER_ISA_SCALAR] = {{ember_f32_gemm_ukernel_4x8__scalar}, 4, 8, 8,
+                          128, 256, 1024, NULL},
 #ifdef EMBER_HAVE_AVX2
-    [EMBER_ISA_AVX2] = {ember_f32_gemm_ukernel_6x16__avx2, 6, 16, 144, 256,
-                        2048},
+    [EMBER_ISA_AVX2] = {{ember_f32_gemm_ukernel_6x8__avx2,
+                         ember_f32_gemm_ukernel_6x16__avx2},
+                        6, 16, 8, 1200, 512, 4800,
+                        ember_f32_gemm_pack_b_nr16__avx2},
 #endif
 #ifdef EMBER_HAVE_AVX512F
-    [EMBER_ISA_AVX512F] = {ember_f32_gemm_ukernel_8x48__avx512f, 8, 48, 192,
-                           160, 2016},
+    [EMBER_ISA_AVX512F] = {{ember_f32_gemm_ukernel_8x16__avx512f,
+                            ember_f32_gemm_ukernel_8x32__avx512f,
+                            ember_f32_gemm_ukernel_8x48__avx512f},
+                           8, 48, 16, 1024, 512, 4800,
+                           ember_f32_gemm_pack_b_nr48__avx512f},
 #endif
 };
 
@@ -68,17 +78,23 @@ static size_t isa_work_floats(const gemm_isa *g, size_t m, size_t n,
   return (mc + nc) * kc + 32; /* 16 floats of slack to align each panel */
 }
 
+static void tune(void) { static int done; if (done) return; done = 1;
+  for (int i = 1; i < EMBER_ISA_COUNT; i++) { const char *e; gemm_isa *g = &gemm_isas[i]; /* TUNING HACK */
+    if ((e = getenv("T_MC"))) g->mc = strtoul(e, 0, 10);
+    if ((e = getenv("T_KC"))) g->kc = strtoul(e, 0, 10);
+    if ((e = getenv("T_NC"))) g->nc = strtoul(e, 0, 10); } }
 size_t ember_f32_gemm_work_floats(size_t m, size_t n, size_t k) {
+  tune();
   size_t w = ember_f32_gemm_work_floats__scalar(m, n, k);
   for (int i = 0; i < EMBER_ISA_COUNT; i++)
-    if (gemm_isas[i].ukernel)
+    if (gemm_isas[i].ukernel[0])
       w = max_sz(w, isa_work_floats(&gemm_isas[i], m, n, k));
   return w;
 }
 
 ember_f32_gemm_tile ember_f32_gemm_tile_of(int isa) {
   ember_f32_gemm_tile t = {0, 0, 0, 0, 0};
-  if (isa < 0 || isa >= EMBER_ISA_COUNT || !gemm_isas[isa].ukernel) return t;
+  if (isa < 0 || isa >= EMBER_ISA_COUNT || !gemm_isas[isa].ukernel[0]) return t;
   const gemm_isa *g = &gemm_isas[isa];
   t.mr = g->mr, t.nr = g->nr, t.mc = g->mc, t.kc = g->kc, t.nc = g->nc;
   return t;
@@ -117,28 +133,30 @@ INLINE void pack_a_w(size_t MR, size_t mc, size_t kc, const float *a,
   }
 }
 
-/* Rows [0, kc) x columns [0, nc) of B into NR-column strips, strip s at
- * bp + s * NR * kc, row p of a strip at + p * NR; columns past nc zero. */
-INLINE void pack_b_w(size_t NR, size_t kc, size_t nc, const float *b,
-                     size_t b_rs, size_t b_cs, float *restrict bp) {
+/* Rows [0, kc) x columns [0, nc) of B into NR-column strips, the strip
+ * of columns j.. at bp + j * kc, row p of it at + p * width; the last
+ * strip is only round_up(columns left, STEP) wide, zero-padded. */
+INLINE void pack_b_w(size_t NR, size_t STEP, size_t kc, size_t nc,
+                     const float *b, size_t b_rs, size_t b_cs,
+                     float *restrict bp) {
   for (size_t jr = 0; jr < nc; jr += NR) {
-    size_t nr = min_sz(NR, nc - jr);
+    size_t nr = min_sz(NR, nc - jr), w = min_sz(NR, round_up(nr, STEP));
     const float *bs = b + jr * b_cs;
+    float *dst = bp + jr * kc;
     if (nr == NR && b_cs == 1) {
       for (size_t p = 0; p < kc; p++)
-        for (size_t j = 0; j < NR; j++) bp[p * NR + j] = bs[p * b_rs + j];
+        for (size_t j = 0; j < NR; j++) dst[p * NR + j] = bs[p * b_rs + j];
     } else if (nr == NR && b_rs == 1) {
       /* Transposed B: NR columns read side by side, each sequentially. */
       for (size_t p = 0; p < kc; p++)
-        for (size_t j = 0; j < NR; j++) bp[p * NR + j] = bs[j * b_cs + p];
+        for (size_t j = 0; j < NR; j++) dst[p * NR + j] = bs[j * b_cs + p];
     } else {
       for (size_t p = 0; p < kc; p++) {
         size_t j = 0;
-        for (; j < nr; j++) bp[p * NR + j] = bs[p * b_rs + j * b_cs];
-        for (; j < NR; j++) bp[p * NR + j] = 0.0f;
+        for (; j < nr; j++) dst[p * w + j] = bs[p * b_rs + j * b_cs];
+        for (; j < w; j++) dst[p * w + j] = 0.0f;
       }
     }
-    bp += NR * kc;
   }
 }
 
@@ -154,23 +172,28 @@ static void pack_a(const gemm_isa *g, size_t mc, size_t kc, const float *a,
 
 static void pack_b(const gemm_isa *g, size_t kc, size_t nc, const float *b,
                    size_t b_rs, size_t b_cs, float *bp) {
+  if (b_cs == 1 && g->pack_b_rows) {
+    g->pack_b_rows(kc, nc, b, b_rs, bp);
+    return;
+  }
   switch (g->nr) {
-  case 8: pack_b_w(8, kc, nc, b, b_rs, b_cs, bp); break;
-  case 16: pack_b_w(16, kc, nc, b, b_rs, b_cs, bp); break;
-  case 48: pack_b_w(48, kc, nc, b, b_rs, b_cs, bp); break;
-  default: pack_b_w(g->nr, kc, nc, b, b_rs, b_cs, bp); break;
+  case 8: pack_b_w(8, 8, kc, nc, b, b_rs, b_cs, bp); break;
+  case 16: pack_b_w(16, 8, kc, nc, b, b_rs, b_cs, bp); break;
+  case 48: pack_b_w(48, 16, kc, nc, b, b_rs, b_cs, bp); break;
+  default: pack_b_w(g->nr, g->step, kc, nc, b, b_rs, b_cs, bp); break;
   }
 }
 
 /* --- The driver --------------------------------------------------------- */
 
 /* One operand: plain (p, rs, cs) or pre-packed (packed data, first
- * row/column `off`, full padded width `pad`). */
+ * row/column `off`, `width` rows of A or columns of B, each k slice
+ * `pad` floats per unit of depth). */
 typedef struct operand {
   const float *p;
   size_t rs, cs;
   const float *packed;
-  size_t off, pad;
+  size_t off, width, pad;
 } operand;
 
 static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
@@ -186,7 +209,8 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
 static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
                   float alpha, const operand *A, const operand *B, float beta,
                   float *c, size_t ldc, float *work) {
-  const size_t MR = g->mr, NR = g->nr, MC = g->mc, KC = g->kc, NC = g->nc;
+  size_t MR = g->mr, NR = g->nr, MC = g->mc, KC = g->kc, NC = g->nc;
+
   size_t kc_max = min_sz(k, KC);
   float *wa = align64(work);
   float *wb = align64(wa + round_up(min_sz(m, MC), MR) * kc_max);
@@ -195,12 +219,19 @@ static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
     for (size_t pc = 0; pc < k; pc += KC) {
       size_t kc = min_sz(KC, k - pc);
       float bt = pc == 0 ? beta : 1.0f;
+      /* bp: the panel's strips; pw: the packed width they belong to, which
+       * decides how wide the last strip is (see pack_b_w). */
       const float *bp;
+      size_t j0, pw;
       if (B->packed) {
-        bp = B->packed + pc * B->pad + (B->off + jc) * kc;
+        bp = B->packed + pc * B->pad;
+        j0 = B->off + jc;
+        pw = B->width;
       } else {
         pack_b(g, kc, nc, B->p + pc * B->rs + jc * B->cs, B->rs, B->cs, wb);
         bp = wb;
+        j0 = 0;
+        pw = nc;
       }
       for (size_t ic = 0; ic < m; ic += MC) {
         size_t mc = min_sz(MC, m - ic);
@@ -212,11 +243,14 @@ static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
           ap = wa;
         }
         for (size_t jr = 0; jr < nc; jr += NR) {
-          size_t nr = min_sz(NR, nc - jr);
+          size_t nr = min_sz(NR, nc - jr), j = j0 + jr;
+          size_t w = min_sz(NR, round_up(pw - j, g->step));
+          ember_f32_gemm_ukernel_fn uk = g->ukernel[w / g->step - 1];
+          const float *bj = bp + j * kc;
           float *cj = c + ic * ldc + jc + jr;
           for (size_t ir = 0; ir < mc; ir += MR)
-            g->ukernel(min_sz(MR, mc - ir), nr, kc, ap + ir * kc,
-                       bp + jr * kc, alpha, bt, cj + ir * ldc, ldc);
+            uk(min_sz(MR, mc - ir), nr, kc, ap + ir * kc, bj, alpha, bt,
+               cj + ir * ldc, ldc);
         }
       }
     }
@@ -236,7 +270,7 @@ void ember_f32_gemm(size_t m, size_t n, size_t k, float alpha, const float *a,
                     size_t b_cs, float beta, float *c, size_t ldc,
                     float *work) {
   int isa = ember_kernels_isa();
-  if (isa == EMBER_ISA_SCALAR || !gemm_isas[isa].ukernel ||
+  if (isa == EMBER_ISA_SCALAR || !gemm_isas[isa].ukernel[0] ||
       gemv_shape(m, n, a_rs, a_cs, b_rs, b_cs)) {
     ember_f32_gemm__scalar(m, n, k, alpha, a, a_rs, a_cs, b, b_rs, b_cs, beta,
                            c, ldc, work);
@@ -248,7 +282,8 @@ void ember_f32_gemm(size_t m, size_t n, size_t k, float alpha, const float *a,
     scale_c(m, n, beta, c, ldc);
     return;
   }
-  operand A = {a, a_rs, a_cs, NULL, 0, 0}, B = {b, b_rs, b_cs, NULL, 0, 0};
+  operand A = {a, a_rs, a_cs, NULL, 0, 0, 0};
+  operand B = {b, b_rs, b_cs, NULL, 0, 0, 0};
   drive(&gemm_isas[isa], m, n, k, alpha, &A, &B, beta, c, ldc, work);
 }
 
@@ -269,7 +304,7 @@ static pack_hdr read_hdr(const float *packed, uint32_t magic) {
   pack_hdr h;
   memcpy(&h, packed, sizeof h);
   assert(h.magic == magic && h.isa < EMBER_ISA_COUNT &&
-         gemm_isas[h.isa].ukernel);
+         gemm_isas[h.isa].ukernel[0]);
   (void)magic;
   return h;
 }
@@ -285,7 +320,7 @@ static void write_hdr(float *packed, uint32_t magic, int isa, size_t k,
  * packed form of its own; its micro-kernel serves). */
 static int pack_isa(void) {
   int isa = ember_kernels_isa();
-  return gemm_isas[isa].ukernel ? isa : EMBER_ISA_SCALAR;
+  return gemm_isas[isa].ukernel[0] ? isa : EMBER_ISA_SCALAR;
 }
 
 size_t ember_f32_gemm_packed_b_floats(size_t n, size_t k) {
@@ -344,8 +379,8 @@ void ember_f32_gemm_prepacked(size_t m, size_t n, size_t k, float alpha,
     scale_c(m, n, beta, c, ldc);
     return;
   }
-  operand A = {a, a_rs, a_cs, NULL, 0, 0};
-  operand B = {NULL, 0, 0, packed_b + PACK_HDR_FLOATS, col0,
+  operand A = {a, a_rs, a_cs, NULL, 0, 0, 0};
+  operand B = {NULL, 0, 0, packed_b + PACK_HDR_FLOATS, col0, (size_t)h.width,
                round_up((size_t)h.width, g->nr)};
   drive(g, m, n, k, alpha, &A, &B, beta, c, ldc, work);
 }
@@ -363,8 +398,8 @@ void ember_f32_gemm_prepacked_a(size_t m, size_t n, size_t k, float alpha,
     scale_c(m, n, beta, c, ldc);
     return;
   }
-  operand A = {NULL, 0, 0, packed_a + PACK_HDR_FLOATS, row0,
+  operand A = {NULL, 0, 0, packed_a + PACK_HDR_FLOATS, row0, (size_t)h.width,
                round_up((size_t)h.width, g->mr)};
-  operand B = {b, b_rs, b_cs, NULL, 0, 0};
+  operand B = {b, b_rs, b_cs, NULL, 0, 0, 0};
   drive(g, m, n, k, alpha, &A, &B, beta, c, ldc, work);
 }

@@ -100,9 +100,11 @@ void ember_f32_gemm_prepacked_a(size_t m, size_t n, size_t k, float alpha,
 /* --- Micro-kernels (for the driver and the kernel tests) --------------
  * C tile (mr x nr of an MR x NR register tile, 1 <= mr <= MR,
  * 1 <= nr <= NR) = alpha * Ap * Bp + beta * C, where Ap is a packed A
- * strip (kc columns of MR floats each, rows past mr zero or garbage that
- * is never stored) and Bp a packed B strip (kc rows of NR floats).
- * beta == 0: C is not read.  kc may be 0. */
+ * strip (kc columns of MR floats each; rows past mr are not used) and Bp a
+ * packed B strip (kc rows of NR floats).  beta == 0: C is not read.  kc
+ * may be 0.  The narrower variants of an ISA (6x8 next to 6x16, 8x32 and
+ * 8x16 next to 8x48) read strips of their own width and serve the last
+ * strip of a packed B. */
 typedef void (*ember_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t kc,
                                           const float *ap, const float *bp,
                                           float alpha, float beta, float *c,
@@ -116,10 +118,32 @@ void ember_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t kc,
                                        const float *ap, const float *bp,
                                        float alpha, float beta, float *c,
                                        size_t ldc);
+void ember_f32_gemm_ukernel_6x8__avx2(size_t mr, size_t nr, size_t kc,
+                                      const float *ap, const float *bp,
+                                      float alpha, float beta, float *c,
+                                      size_t ldc);
 void ember_f32_gemm_ukernel_8x48__avx512f(size_t mr, size_t nr, size_t kc,
                                           const float *ap, const float *bp,
                                           float alpha, float beta, float *c,
                                           size_t ldc);
+void ember_f32_gemm_ukernel_8x32__avx512f(size_t mr, size_t nr, size_t kc,
+                                          const float *ap, const float *bp,
+                                          float alpha, float beta, float *c,
+                                          size_t ldc);
+void ember_f32_gemm_ukernel_8x16__avx512f(size_t mr, size_t nr, size_t kc,
+                                          const float *ap, const float *bp,
+                                          float alpha, float beta, float *c,
+                                          size_t ldc);
+
+/* Packing of B with contiguous rows (b_cs == 1) into NR-wide strips
+ * (layout in f32-gemm-driver.c): rows [0, kc) x columns [0, nc) of
+ * B(p,j) = b[p*b_rs + j], columns past nc zero-filled. */
+typedef void (*ember_f32_gemm_pack_b_fn)(size_t kc, size_t nc, const float *b,
+                                         size_t b_rs, float *bp);
+void ember_f32_gemm_pack_b_nr16__avx2(size_t kc, size_t nc, const float *b,
+                                      size_t b_rs, float *bp);
+void ember_f32_gemm_pack_b_nr48__avx512f(size_t kc, size_t nc, const float *b,
+                                         size_t b_rs, float *bp);
 
 /* The tile and blocking of an ISA's GEMM (as the driver uses it), for
  * tests that want to probe its edges; zero sizes when `isa` is not

@@ -59,8 +59,7 @@ struct emb_pool {
 static void emb_pool_chunks(emb_pool *p, int thread) {
   size_t n = p->n, chunk = p->chunk;
   for (;;) {
-    size_t i = atomic_fetch_add_explicit(&p->next, chunk,
-                                         memory_order_relaxed);
+    size_t i = atomic_fetch_add_explicit(&p->next, chunk, memory_order_relaxed);
     if (i >= n) return;
     size_t end = n - i < chunk ? n : i + chunk;
     for (; i < end; i++) p->fn(p->arg, i, thread);

@@ -8,6 +8,7 @@
 
 #include "ir/infer.h"
 #include "opt/fold.h"
+#include "opt/opt.h"
 #include "ops/op.h"
 
 /* Where inference knows less than the model declares, take the
@@ -148,5 +149,7 @@ ember_status emb_graph_prepare(emb_ir *ir, emb_graph *g, emb_diag *d) {
     g->n_nodes = m;
   }
   free(dead);
+  /* Graph rewrites (lib/opt), which sweep dead nodes again themselves. */
+  if (!st) st = emb_optimize(ir, g, d);
   return st;
 }

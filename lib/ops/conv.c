@@ -342,17 +342,18 @@ static void conv_task(void *arg, size_t t, int thread) {
   const float *wg = jb->w + (g * sh->mg + m0) * kdim;
   float *yg = jb->y + (n * sh->m + g * sh->mg + m0) * sh->ysp;
   float beta = jb->bias ? 1.0f : 0.0f;
-  if (jb->bias) fill_bias(yg, rows, sh->ysp, c0, c1, jb->bias + g * sh->mg + m0);
+  if (jb->bias)
+    fill_bias(yg, rows, sh->ysp, c0, c1, jb->bias + g * sh->mg + m0);
   if (sh->pointwise) {
-    ember_f32_gemm__scalar(rows, c1 - c0, kdim, 1.0f, wg, kdim, 1, xg + c0,
-                           sh->xsp, 1, beta, yg + c0, sh->ysp, work);
+    ember_f32_gemm(rows, c1 - c0, kdim, 1.0f, wg, kdim, 1, xg + c0, sh->xsp, 1,
+                   beta, yg + c0, sh->ysp, work);
     return;
   }
   for (size_t j0 = c0; j0 < c1; j0 += jb->chunk) {
     size_t cnt = c1 - j0 < jb->chunk ? c1 - j0 : jb->chunk;
     ember_f32_im2col__scalar(jb->geom, sh->cg, xg, j0, cnt, col);
-    ember_f32_gemm__scalar(rows, cnt, kdim, 1.0f, wg, kdim, 1, col, cnt, 1,
-                           beta, yg + j0, sh->ysp, work);
+    ember_f32_gemm(rows, cnt, kdim, 1.0f, wg, kdim, 1, col, cnt, 1, beta,
+                   yg + j0, sh->ysp, work);
   }
 }
 
@@ -371,14 +372,14 @@ static void convt_task(void *arg, size_t unit, int thread) {
   fill_bias(yg, sh->mg, sh->ysp, 0, sh->ysp,
             jb->bias ? jb->bias + g * sh->mg : NULL);
   if (sh->pointwise) {
-    ember_f32_gemm__scalar(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows, xg,
-                           sh->xsp, 1, 1.0f, yg, sh->ysp, work);
+    ember_f32_gemm(sh->mg, sh->xsp, sh->cg, 1.0f, wg, 1, rows, xg, sh->xsp, 1,
+                   1.0f, yg, sh->ysp, work);
     return;
   }
   for (size_t j0 = 0; j0 < sh->xsp; j0 += jb->chunk) {
     size_t cnt = sh->xsp - j0 < jb->chunk ? sh->xsp - j0 : jb->chunk;
-    ember_f32_gemm__scalar(rows, cnt, sh->cg, 1.0f, wg, 1, rows, xg + j0,
-                           sh->xsp, 1, 0.0f, col, cnt, work);
+    ember_f32_gemm(rows, cnt, sh->cg, 1.0f, wg, 1, rows, xg + j0, sh->xsp, 1,
+                   0.0f, col, cnt, work);
     ember_f32_col2im__scalar(jb->geom, sh->mg, col, j0, cnt, yg);
   }
 }
@@ -387,7 +388,8 @@ static void convt_task(void *arg, size_t unit, int thread) {
 static size_t conv_block_max(size_t len, size_t parts) {
   size_t most = 0;
   for (size_t i = 0; i < parts; i++) {
-    size_t b = emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
+    size_t b =
+        emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
     if (b > most) most = b;
   }
   return most;

@@ -3,16 +3,17 @@
  * Clip, Sqrt, the trigonometric and hyperbolic functions, rounding, Gelu,
  * ...), the predicates IsNaN and IsInf, the broadcasting binary and
  * variadic ones (Add, Pow, Equal, And, Mod, BitShift, the Bitwise family,
- * Max, Sum, ...), Where, PRelu, Identity, BitCast and inference-mode
- * Dropout.  Every operator with more than one input goes through one
- * broadcasting engine (ew_iterate): it collapses the output index space to
- * as few dimensions as the inputs' strides allow and hands contiguous rows
- * to a per-dtype row function, in which each input either advances with the
- * row or stays put (a broadcast scalar along the row).  Row functions are
- * generated per dtype by macros from one expression; float16 and bfloat16
- * are computed in float.  Integer arithmetic wraps like two's complement
- * (done in unsigned types so that C never sees a signed overflow) and
- * integer division by zero gives 0, as numpy does, rather than trapping.
+ * Max, Sum, ...), Where, PRelu, Identity, BitCast and Dropout (training
+ * mode draws from the generator of rng.h).  Every operator with more than
+ * one input goes through one broadcasting engine (ew_iterate): it
+ * collapses the output index space to as few dimensions as the inputs'
+ * strides allow and hands contiguous rows to a per-dtype row function, in
+ * which each input either advances with the row or stays put (a broadcast
+ * scalar along the row).  Row functions are generated per dtype by macros
+ * from one expression; float16 and bfloat16 are computed in float.
+ * Integer arithmetic wraps like two's complement (done in unsigned types
+ * so that C never sees a signed overflow) and integer division by zero
+ * gives 0, as numpy does, rather than trapping.
  * An element type that a later opset added to an operator is accepted at
  * every opset, since the computation does not change.  Cast lives in
  * cast.c.  LessOrEqual, GreaterOrEqual, Xor and Mean are defined here as
@@ -24,6 +25,8 @@
 #include <string.h>
 
 #include "ops/op.h"
+#include "ops/tiles.h"
+#include "ops/rng.h"
 
 /* Dispatch tables are indexed by dtype; the float8 types (17 to 20) are
  * the largest element types Ember handles here (IsNaN and IsInf read their
@@ -58,77 +61,136 @@ static ew_opnd ew_opnd_of(const emb_tensor *t) {
   return o;
 }
 
+/* One broadcast walk after ew_iterate collapsed the axes: r axes of dims,
+ * per-input element strides st (along the last axis 0 or 1, which adv
+ * repeats), rows of `inner` elements. */
+typedef struct ew_walk {
+  int nin, r;
+  const ew_opnd *in;
+  int64_t dims[EMB_MAX_RANK], st[EW_MAXIN][EMB_MAX_RANK];
+  unsigned char adv[EW_MAXIN];
+  size_t inner, total, parts;
+  char *out;
+  size_t oesize;
+  ew_rowfn fn;
+  void *ctx;
+} ew_walk;
+
+/* Output elements [e0, e1), in row-major order: whole rows, and the
+ * pieces of rows at either end. */
+static void ew_walk_range(const ew_walk *w, size_t e0, size_t e1) {
+  int64_t idx[EMB_MAX_RANK], off[EW_MAXIN];
+  const void *ptr[EW_MAXIN];
+  int r = w->r;
+  size_t row = e0 / w->inner, col = e0 % w->inner;
+  for (int i = 0; i < w->nin; i++) off[i] = 0;
+  for (int k = r - 2; k >= 0; k--) {
+    idx[k] = (int64_t)(row % (size_t)w->dims[k]);
+    row /= (size_t)w->dims[k];
+    for (int i = 0; i < w->nin; i++) off[i] += idx[k] * w->st[i][k];
+  }
+  char *o = w->out + e0 * w->oesize;
+  while (e0 < e1) {
+    size_t cnt = w->inner - col < e1 - e0 ? w->inner - col : e1 - e0;
+    for (int i = 0; i < w->nin; i++)
+      ptr[i] = (const char *)w->in[i].data +
+               (size_t)(off[i] + (w->adv[i] ? (int64_t)col : 0)) *
+                   w->in[i].esize;
+    w->fn(cnt, ptr, w->adv, o, w->ctx);
+    o += cnt * w->oesize;
+    e0 += cnt;
+    col = 0;
+    for (int k = r - 2; k >= 0; k--) {
+      for (int i = 0; i < w->nin; i++) off[i] += w->st[i][k];
+      if (++idx[k] < w->dims[k]) break;
+      for (int i = 0; i < w->nin; i++) off[i] -= w->st[i][k] * w->dims[k];
+      idx[k] = 0;
+    }
+  }
+}
+
+static void ew_walk_task(void *arg, size_t t, int thread) {
+  const ew_walk *w = arg;
+  (void)thread;
+  ew_walk_range(w, emb_block_start(w->total, w->parts, t),
+                emb_block_start(w->total, w->parts, t + 1));
+}
+
+/* Outputs below this many elements are not worth waking threads for. */
+#define EW_PAR_MIN ((size_t)1 << 16)
+
+/* Tasks for an elementwise loop over n elements (1: run inline). */
+static size_t ew_parts(emb_run_ctx *c, size_t n) {
+  if (!c || n < EW_PAR_MIN) return 1;
+  return emb_tile_parts(n, emb_run_threads(c));
+}
+
 /* Fill out (row-major, dims od) from nin inputs.  Shapes were checked by
- * infer, so every input is broadcastable to od. */
-static void ew_iterate(int nin, const ew_opnd *in, int orank,
+ * infer, so every input is broadcastable to od.  With c (NULL: inline, for
+ * row functions that use ctx) large outputs are cut into ranges of
+ * elements run in parallel; row functions compute each element on its
+ * own, so the cut never changes a result. */
+static void ew_iterate(emb_run_ctx *c, int nin, const ew_opnd *in, int orank,
                        const int64_t *od, void *out, size_t oesize,
                        ew_rowfn fn, void *ctx) {
+  ew_walk w;
   size_t total = ew_numel(orank, od);
-  const void *ptr[EW_MAXIN];
-  unsigned char adv[EW_MAXIN];
   bool flat = true;
   if (!total) return;
+  w.nin = nin;
+  w.in = in;
+  w.total = total;
+  w.out = out;
+  w.oesize = oesize;
+  w.fn = fn;
+  w.ctx = ctx;
   /* An input with as many elements as the output has the output's layout
    * (broadcasting can only add size-1 axes then); a one-element input is a
    * scalar.  Both need no index arithmetic at all. */
   for (int i = 0; i < nin; i++) {
     size_t ni = ew_numel(in[i].rank, in[i].dims);
-    ptr[i] = in[i].data;
     if (ni == total)
-      adv[i] = 1;
+      w.adv[i] = 1;
     else if (ni == 1)
-      adv[i] = 0;
+      w.adv[i] = 0;
     else
       flat = false;
   }
-  if (flat) {
-    fn(total, ptr, adv, out, ctx);
-    return;
-  }
-  /* Drop size-1 output axes and merge neighbours whose strides are
-   * contiguous in every input; the last remaining axis becomes the row. */
-  int64_t full[EW_MAXIN][EMB_MAX_RANK], st[EW_MAXIN][EMB_MAX_RANK];
-  int64_t dims[EMB_MAX_RANK], idx[EMB_MAX_RANK], off[EW_MAXIN];
-  int r = 0;
-  for (int i = 0; i < nin; i++)
-    emb_broadcast_strides(orank, od, in[i].rank, in[i].dims, full[i]);
-  for (int k = 0; k < orank; k++) {
-    if (od[k] == 1) continue;
-    bool merge = r > 0;
-    for (int i = 0; i < nin && merge; i++)
-      merge = st[i][r - 1] == full[i][k] * od[k];
-    if (merge) {
-      dims[r - 1] *= od[k];
-      for (int i = 0; i < nin; i++) st[i][r - 1] = full[i][k];
-    } else {
-      dims[r] = od[k];
-      for (int i = 0; i < nin; i++) st[i][r] = full[i][k];
-      r++;
-    }
-  }
-  if (r == 0) { /* unreachable: total > 1 leaves an axis */
-    fn(total, ptr, adv, out, ctx);
-    return;
-  }
-  size_t inner = (size_t)dims[r - 1], outer = total / inner;
-  for (int i = 0; i < nin; i++) {
-    adv[i] = st[i][r - 1] != 0;
-    off[i] = 0;
-  }
-  for (int k = 0; k < r; k++) idx[k] = 0;
-  char *o = out;
-  for (size_t it = 0; it < outer; it++) {
+  w.r = 0;
+  if (!flat) {
+    /* Drop size-1 output axes and merge neighbours whose strides are
+     * contiguous in every input; the last remaining axis becomes the
+     * row. */
+    int64_t full[EW_MAXIN][EMB_MAX_RANK];
     for (int i = 0; i < nin; i++)
-      ptr[i] = (const char *)in[i].data + (size_t)off[i] * in[i].esize;
-    fn(inner, ptr, adv, o, ctx);
-    o += inner * oesize;
-    for (int k = r - 2; k >= 0; k--) {
-      for (int i = 0; i < nin; i++) off[i] += st[i][k];
-      if (++idx[k] < dims[k]) break;
-      for (int i = 0; i < nin; i++) off[i] -= st[i][k] * dims[k];
-      idx[k] = 0;
+      emb_broadcast_strides(orank, od, in[i].rank, in[i].dims, full[i]);
+    for (int k = 0; k < orank; k++) {
+      if (od[k] == 1) continue;
+      bool merge = w.r > 0;
+      for (int i = 0; i < nin && merge; i++)
+        merge = w.st[i][w.r - 1] == full[i][k] * od[k];
+      if (merge) {
+        w.dims[w.r - 1] *= od[k];
+        for (int i = 0; i < nin; i++) w.st[i][w.r - 1] = full[i][k];
+      } else {
+        w.dims[w.r] = od[k];
+        for (int i = 0; i < nin; i++) w.st[i][w.r] = full[i][k];
+        w.r++;
+      }
     }
+    for (int i = 0; i < nin && w.r; i++) w.adv[i] = w.st[i][w.r - 1] != 0;
   }
+  if (w.r == 0) { /* one row: flat, or (unreachable) no axis left */
+    w.r = 1;
+    w.dims[0] = (int64_t)total;
+    for (int i = 0; i < nin; i++) w.st[i][0] = w.adv[i];
+  }
+  w.inner = (size_t)w.dims[w.r - 1];
+  w.parts = ew_parts(c, total);
+  if (w.parts > 1)
+    emb_parallel_for(c, w.parts, ew_walk_task, &w);
+  else
+    ew_walk_range(&w, 0, total);
 }
 
 /* --------------------------------------------------- element helpers */
@@ -503,6 +565,36 @@ static ember_status ew_un_infer(emb_infer_ctx *c, const ew_unfn *tbl) {
   return emb_infer_same(c);
 }
 
+/* A unary function over n elements, cut into ranges run in parallel when
+ * large (each element is computed on its own, so the cut never changes a
+ * result). */
+typedef struct ew_un_job {
+  ew_unfn fn;
+  const char *x;
+  char *y;
+  size_t xes, yes, n, parts;
+  const ew_prm *p;
+} ew_un_job;
+
+static void ew_un_task(void *arg, size_t t, int thread) {
+  const ew_un_job *j = arg;
+  size_t e0 = emb_block_start(j->n, j->parts, t),
+         e1 = emb_block_start(j->n, j->parts, t + 1);
+  (void)thread;
+  j->fn(e1 - e0, j->x + e0 * j->xes, j->y + e0 * j->yes, j->p);
+}
+
+static void ew_unary(emb_run_ctx *c, ew_unfn fn, const emb_tensor *x,
+                     emb_tensor *y, const ew_prm *p) {
+  size_t n = emb_tensor_numel(x);
+  ew_un_job j = {fn, x->data, y->data, (size_t)emb_dtype_bits(x->dtype) / 8,
+                 (size_t)emb_dtype_bits(y->dtype) / 8, n, ew_parts(c, n), p};
+  if (j.parts > 1)
+    emb_parallel_for(c, j.parts, ew_un_task, &j);
+  else if (n)
+    fn(n, x->data, y->data, p);
+}
+
 static ember_status ew_un_run(emb_run_ctx *c, const ew_unfn *tbl) {
   const emb_tensor *x = emb_in_t(c, 0);
   emb_tensor *y = emb_out_t(c, 0);
@@ -511,9 +603,7 @@ static ember_status ew_un_run(emb_run_ctx *c, const ew_unfn *tbl) {
     return emb_op_fail(c->diag, c->node, EMBER_ERR_UNSUPPORTED,
                        "element type %s is not supported",
                        ember_dtype_name(x->dtype));
-  size_t n = emb_tensor_numel(x);
-  const ew_prm *p = c->node->state ? c->node->state : &ew_prm_none;
-  if (n) fn(n, x->data, y->data, p);
+  ew_unary(c, fn, x, y, c->node->state ? c->node->state : &ew_prm_none);
   return EMBER_OK;
 }
 
@@ -790,8 +880,7 @@ static ember_status ew_clip_run(emb_run_ctx *c) {
         p.hi = b->data;
     }
   }
-  size_t n = emb_tensor_numel(x);
-  if (n) fn(n, x->data, y->data, &p);
+  ew_unary(c, fn, x, y, &p);
   return EMBER_OK;
 }
 
@@ -1100,7 +1189,7 @@ static ember_status ew_bin_run(emb_run_ctx *c, const ew_rowfn *tbl) {
     in[1].rank = a->rank;
     in[1].dims = bdims;
   }
-  ew_iterate(2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1309,7 +1398,7 @@ static ember_status ew_pow_run(emb_run_ctx *c) {
     in[1].rank = a->rank;
     in[1].dims = bdims;
   }
-  ew_iterate(2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1373,7 +1462,7 @@ static ember_status ew_prelu_run(emb_run_ctx *c) {
     in[1].rank = x->rank;
     in[1].dims = sdims;
   }
-  ew_iterate(2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1446,16 +1535,16 @@ static ember_status ew_var_run(emb_run_ctx *c, const ew_rowfn *tbl) {
                          ember_dtype_name(a->dtype));
   if (c->n_in == 1) {
     ew_opnd in = ew_opnd_of(a);
-    ew_iterate(1, &in, o->rank, o->dims, o->data, oes, ew_copy_fn(oes),
+    ew_iterate(c, 1, &in, o->rank, o->dims, o->data, oes, ew_copy_fn(oes),
                NULL);
     return EMBER_OK;
   }
   ew_opnd in[2] = {ew_opnd_of(a), ew_opnd_of(emb_in_t(c, 1))};
-  ew_iterate(2, in, o->rank, o->dims, o->data, oes, fn, NULL);
+  ew_iterate(c, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
   for (int i = 2; i < c->n_in; i++) {
     in[0] = ew_opnd_of(o);
     in[1] = ew_opnd_of(emb_in_t(c, i));
-    ew_iterate(2, in, o->rank, o->dims, o->data, oes, fn, NULL);
+    ew_iterate(c, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
   }
   return EMBER_OK;
 }
@@ -1577,7 +1666,9 @@ static ember_status ew_where_run(emb_run_ctx *c) {
                        ember_dtype_name(x->dtype));
   ew_opnd in[3] = {ew_opnd_of(cd), ew_opnd_of(x), ew_opnd_of(y)};
   bool oom = false;
-  ew_iterate(3, in, o->rank, o->dims, o->data, es, fn, &oom);
+  /* Strings allocate and report through ctx: those run inline. */
+  ew_iterate(x->dtype == EMBER_STRING ? NULL : c, 3, in, o->rank, o->dims,
+             o->data, es, fn, &oom);
   if (oom)
     return emb_op_fail(c->diag, c->node, EMBER_ERR_OUT_OF_MEMORY,
                        "out of memory copying strings");
@@ -1683,11 +1774,16 @@ const emb_opdef emb_op_bitcast = {1, 1, 1, 1, 0, ew_bitcast_init,
 
 /* ---------------------------------------------------------- Dropout */
 
-/* Inference only: output = input, mask all true.  Training mode (the
- * training_mode input, opset 12 on) would need random numbers and is
- * refused unless the ratio is 0, which makes it a plain copy as well.
- * Before opset 7 `is_test` = 0 nominally meant training, but exported
- * models are run for inference everywhere, so it is ignored. */
+/* Inference mode: output = input, mask all true.  Training mode (the
+ * training_mode input, opset 12 on) with a nonzero ratio drops each
+ * element with probability `ratio` and scales the kept ones by
+ * 1 / (1 - ratio), drawing from Ember's generator (rng.h) keyed by the
+ * `seed` attribute when given.  Ratio 1, outside the spec's [0, 1), is
+ * taken as its limit: everything dropped, output 0 and mask false (rather
+ * than 0 * inf = NaN).  Before opset 7 `is_test` = 0 nominally meant
+ * training, but exported models are run for inference everywhere, so it
+ * is ignored.  The node is never folded at load: an unseeded training
+ * Dropout on constants must still draw anew at every run. */
 
 /* Whether the node would really drop elements: training mode with a
  * nonzero ratio (0.5 when the ratio input is omitted). */
@@ -1698,12 +1794,6 @@ static bool ew_dropout_training(const emb_node *n, const emb_tensor *ratio,
     return false;
   return !ratio || emb_tensor_numel(ratio) != 1 ||
          emb_tensor_get_f64(ratio, 0) != 0.0;
-}
-
-static ember_status ew_dropout_refuse(emb_diag *d, const emb_node *n) {
-  return emb_op_fail(d, n, EMBER_ERR_UNSUPPORTED,
-                     "training mode with a nonzero ratio is not supported "
-                     "(inference only)");
 }
 
 static ember_status ew_dropout_infer(emb_infer_ctx *c) {
@@ -1718,11 +1808,6 @@ static ember_status ew_dropout_infer(emb_infer_ctx *c) {
       if (!st) st = ew_want_scalar(c, i, i == 1 ? "ratio" : "training_mode");
     }
     if (st) return st;
-    const emb_tensor *tm = c->n_in > 2 ? c->values[2] : NULL;
-    const emb_tensor *ratio = c->n_in > 1 ? c->values[1] : NULL;
-    bool ratio_known = c->n_in < 2 || !c->in[1] || ratio;
-    if (tm && ratio_known && ew_dropout_training(c->node, ratio, tm))
-      return ew_dropout_refuse(c->diag, c->node);
   }
   st = emb_infer_same(c);
   if (!st && c->n_out > 1 && c->in[0]) {
@@ -1734,11 +1819,99 @@ static ember_status ew_dropout_infer(emb_infer_ctx *c) {
   return st;
 }
 
+typedef struct ew_drop_job {
+  emb_rng rng;
+  const emb_tensor *x;
+  emb_tensor *y;       /* may be x's data: each element is read first */
+  unsigned char *mask; /* bool, or NULL                               */
+  double ratio;
+  double scale;        /* 1 / (1 - ratio); unused when ratio is 1     */
+  size_t n;
+} ew_drop_job;
+
+#define EW_DROP_TASK 8192
+#define EW_DROP_BATCH 256
+
+static void ew_dropout_task(void *arg, size_t task, int thread) {
+  (void)thread;
+  const ew_drop_job *j = arg;
+  size_t lo = task * EW_DROP_TASK;
+  size_t hi = lo + EW_DROP_TASK < j->n ? lo + EW_DROP_TASK : j->n;
+  float scalef = (float)j->scale;
+  double u[EW_DROP_BATCH];
+  for (size_t off = lo; off < hi; off += EW_DROP_BATCH) {
+    size_t m = hi - off < EW_DROP_BATCH ? hi - off : EW_DROP_BATCH;
+    emb_rng_uniform(&j->rng, off, m, u);
+    for (size_t k = 0; k < m; k++) {
+      size_t i = off + k;
+      bool keep = u[k] >= j->ratio; /* P(keep) = 1 - ratio */
+      switch (j->x->dtype) {
+        case EMBER_FLOAT:
+          ((float *)j->y->data)[i] =
+              keep ? ((const float *)j->x->data)[i] * scalef : 0.0f;
+          break;
+        case EMBER_DOUBLE:
+          ((double *)j->y->data)[i] =
+              keep ? ((const double *)j->x->data)[i] * j->scale : 0.0;
+          break;
+        default: /* float16, bfloat16: computed in float */
+          emb_tensor_set_f64(
+              j->y, i,
+              keep ? (double)((float)emb_tensor_get_f64(j->x, i) * scalef)
+                   : 0.0);
+          break;
+      }
+      if (j->mask) j->mask[i] = keep;
+    }
+  }
+}
+
+static ember_status ew_dropout_train(emb_run_ctx *c, const emb_tensor *x,
+                                     emb_tensor *y, emb_tensor *mask) {
+  const emb_tensor *rt = emb_in_t(c, 1);
+  if (rt && emb_tensor_numel(rt) != 1)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_SHAPE,
+                       "ratio (input 1) must hold one value");
+  double ratio = rt ? emb_tensor_get_f64(rt, 0) : 0.5;
+  if (!(ratio >= 0.0 && ratio <= 1.0))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_RUNTIME,
+                       "ratio %g is outside [0, 1]", ratio);
+  if (!emb_dtype_is_float(x->dtype))
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_UNSUPPORTED,
+                       "training mode needs float16, bfloat16, float or "
+                       "double data, not %s",
+                       ember_dtype_name(x->dtype));
+  if (mask && mask->dtype != EMBER_BOOL)
+    return emb_op_fail(c->diag, c->node, EMBER_ERR_TYPE,
+                       "the mask must be bool, not %s",
+                       ember_dtype_name(mask->dtype));
+  emb_tensor scratch_y;
+  if (!y) { /* the mask alone was asked for: draw into a scratch copy */
+    scratch_y = *x;
+    scratch_y.owned = false;
+    scratch_y.data = emb_scratch(c, x->nbytes ? x->nbytes : 1);
+    if (!scratch_y.data) return EMBER_ERR_OUT_OF_MEMORY;
+    y = &scratch_y;
+  }
+  ew_drop_job j;
+  emb_rng_for_node(&j.rng, c->node, c->session);
+  j.x = x;
+  j.y = y;
+  j.mask = mask ? mask->data : NULL;
+  j.ratio = ratio;
+  j.scale = ratio < 1.0 ? 1.0 / (1.0 - ratio) : 0.0;
+  j.n = emb_tensor_numel(x);
+  if (j.n)
+    emb_parallel_for(c, (j.n + EW_DROP_TASK - 1) / EW_DROP_TASK,
+                     ew_dropout_task, &j);
+  return EMBER_OK;
+}
+
 static ember_status ew_dropout_run(emb_run_ctx *c) {
   const emb_tensor *x = emb_in_t(c, 0);
   emb_tensor *y = emb_out_t(c, 0), *mask = emb_out_t(c, 1);
   if (ew_dropout_training(c->node, emb_in_t(c, 1), emb_in_t(c, 2)))
-    return ew_dropout_refuse(c->diag, c->node);
+    return ew_dropout_train(c, x, y, mask);
   if (y && y->data != x->data && x->nbytes) {
     memmove(y->data, x->data, x->nbytes);
   }
@@ -1752,5 +1925,5 @@ static ember_status ew_dropout_run(emb_run_ctx *c) {
   return EMBER_OK;
 }
 
-const emb_opdef emb_op_dropout = {1, 3, 1, 2, 0, NULL, ew_dropout_infer,
-                                  ew_dropout_run};
+const emb_opdef emb_op_dropout = {1, 3, 1, 2, EMB_OP_NO_FOLD, NULL,
+                                  ew_dropout_infer, ew_dropout_run};

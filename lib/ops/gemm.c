@@ -13,6 +13,7 @@
 #include "f32-gemm/f32-gemm.h"
 #include "ops/f32cvt.h"
 #include "ops/op.h"
+#include "ops/tiles.h"
 
 static const int32_t mm_types[] = {EMBER_FLOAT,    EMBER_DOUBLE, EMBER_FLOAT16,
                                    EMBER_BFLOAT16, EMBER_INT32,  EMBER_INT64,
@@ -64,6 +65,99 @@ static void mm_direct(int32_t dtype, size_t m, size_t n, size_t k,
     default:
       break;
   }
+}
+
+/* ------------------------------------------------- float32 in tasks */
+
+/* Float32 products cut into tasks: `batches` products of m x n x k, each
+ * cut into pm x pn blocks of C (never along k, so the result does not
+ * depend on the cut).  Each task uses its thread's slice of scratch as
+ * the GEMM workspace.  Gemm's C (beta * C broadcast) is written into the
+ * task's block first and the product added onto it. */
+typedef struct mm_job {
+  size_t m, n, k;
+  float alpha;
+  const float *a, *b;
+  size_t a_rs, a_cs, b_rs, b_cs;
+  float *y;
+  /* MatMul batches: the batch dims and the element strides of A and B
+   * along them (brank 0: one product). */
+  int brank;
+  const int64_t *batch, *a_bs, *b_bs;
+  /* Gemm's C: NULL when unused; cr, cc its rows and columns (1 when
+   * broadcast). */
+  const float *cf;
+  size_t cr, cc;
+  float cbeta;
+  size_t pm, pn;
+  char *mem;
+  size_t slice;
+} mm_job;
+
+static void mm_task(void *arg, size_t t, int thread) {
+  const mm_job *jb = arg;
+  size_t per = jb->pm * jb->pn, bt = t / per, bm = t % per / jb->pn,
+         bn = t % per % jb->pn;
+  size_t m0 = emb_block_start(jb->m, jb->pm, bm),
+         m1 = emb_block_start(jb->m, jb->pm, bm + 1);
+  size_t n0 = emb_block_start(jb->n, jb->pn, bn),
+         n1 = emb_block_start(jb->n, jb->pn, bn + 1);
+  float *y = jb->y + bt * jb->m * jb->n + m0 * jb->n + n0;
+  int64_t ao = 0, bo = 0; /* offsets of A and B: bt's batch index */
+  for (int i = jb->brank; i-- > 0;) {
+    size_t d = (size_t)jb->batch[i], q = bt % d;
+    bt /= d;
+    ao += (int64_t)q * jb->a_bs[i];
+    bo += (int64_t)q * jb->b_bs[i];
+  }
+  if (jb->cf) {
+    for (size_t i = m0; i < m1; i++) {
+      const float *crow = jb->cf + (jb->cr == 1 ? 0 : i) * jb->cc;
+      float *yrow = y + (i - m0) * jb->n;
+      if (jb->cc == 1)
+        for (size_t j = n0; j < n1; j++) yrow[j - n0] = jb->cbeta * crow[0];
+      else
+        for (size_t j = n0; j < n1; j++) yrow[j - n0] = jb->cbeta * crow[j];
+    }
+  }
+  ember_f32_gemm(m1 - m0, n1 - n0, jb->k, jb->alpha, jb->a + ao + m0 * jb->a_rs,
+                 jb->a_rs, jb->a_cs, jb->b + bo + n0 * jb->b_cs, jb->b_rs,
+                 jb->b_cs, jb->cf ? 1.0f : 0.0f, y, jb->n,
+                 (float *)(jb->mem + (size_t)thread * jb->slice));
+}
+
+/* The largest of emb_block_start's `parts` blocks over [0, len). */
+static size_t mm_block_max(size_t len, size_t parts) {
+  size_t most = 0;
+  for (size_t i = 0; i < parts; i++) {
+    size_t b =
+        emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
+    if (b > most) most = b;
+  }
+  return most;
+}
+
+/* Plan jb's cut for `threads` and return the scratch bytes it needs
+ * (jb->slice per thread, for *par_threads threads). */
+static size_t mm_plan(mm_job *jb, size_t batches, int threads,
+                      int *par_threads) {
+  size_t parts = emb_tile_parts(batches * jb->m * jb->n * jb->k, threads);
+  jb->pm = jb->pn = 1;
+  if (parts > batches)
+    /* One more block along m packs B again, one along n packs A. */
+    emb_split2d(jb->m, jb->n, (parts + batches - 1) / batches,
+                (double)jb->k * (double)jb->n, (double)jb->m * (double)jb->k,
+                &jb->pm, &jb->pn);
+  bool par = parts > 1 && batches * jb->pm * jb->pn > 1;
+  *par_threads = par ? threads : 1;
+  size_t tm = mm_block_max(jb->m, jb->pm), tn = mm_block_max(jb->n, jb->pn);
+  jb->slice = emb_align64(ember_f32_gemm_work_floats(tm, tn, jb->k) * 4);
+  return (size_t)*par_threads * jb->slice;
+}
+
+static void mm_run_job(emb_run_ctx *c, mm_job *jb, size_t batches,
+                       int par_threads) {
+  emb_tile_for(c, par_threads > 1, batches * jb->pm * jb->pn, mm_task, jb);
 }
 
 /* ------------------------------------------------------------------ Gemm */
@@ -169,7 +263,10 @@ static ember_status gemm_run(emb_run_ctx *c) {
   if (dt == EMBER_FLOAT || emb_is_half(dt)) {
     size_t an = emb_tensor_numel(a), bn = emb_tensor_numel(b);
     size_t cn = use_c ? emb_tensor_numel(ct) : 0;
-    size_t work_b = emb_align64(ember_f32_gemm_work_floats(m, n, k) * 4);
+    mm_job jb = {.m = m, .n = n, .k = k, .alpha = s->alpha, .a_rs = a_rs,
+                 .a_cs = a_cs, .b_rs = b_rs, .b_cs = b_cs, .cbeta = s->beta};
+    int par_threads;
+    size_t work_b = mm_plan(&jb, 1, emb_run_threads(c), &par_threads);
     size_t half_b = 0;
     if (emb_is_half(dt))
       half_b = emb_align64(an * 4) + emb_align64(bn * 4) + emb_align64(cn * 4) +
@@ -193,21 +290,17 @@ static ember_status gemm_run(emb_run_ctx *c) {
       p += emb_align64(cn * 4);
       yf = (float *)p;
     }
+    jb.a = af;
+    jb.b = bf;
+    jb.y = yf;
+    jb.mem = mem;
     if (use_c) {
-      /* Y = beta * C first, then the product is added onto it. */
-      size_t cr = ct->rank == 2 ? (size_t)ct->dims[0] : 1;
-      size_t cc = ct->rank >= 1 ? (size_t)ct->dims[ct->rank - 1] : 1;
-      for (size_t i = 0; i < m; i++) {
-        const float *crow = cf + (cr == 1 ? 0 : i) * cc;
-        float *yrow = yf + i * n;
-        if (cc == 1)
-          for (size_t j = 0; j < n; j++) yrow[j] = s->beta * crow[0];
-        else
-          for (size_t j = 0; j < n; j++) yrow[j] = s->beta * crow[j];
-      }
+      /* Y = beta * C first (per block), then the product added on. */
+      jb.cf = cf;
+      jb.cr = ct->rank == 2 ? (size_t)ct->dims[0] : 1;
+      jb.cc = ct->rank >= 1 ? (size_t)ct->dims[ct->rank - 1] : 1;
     }
-    ember_f32_gemm__scalar(m, n, k, s->alpha, af, a_rs, a_cs, bf, b_rs, b_cs,
-                           use_c ? 1.0f : 0.0f, yf, n, (float *)mem);
+    mm_run_job(c, &jb, 1, par_threads);
     if (half_b) emb_cvt_from_f32(dt, yf, m * n, y->data);
     return EMBER_OK;
   }
@@ -344,8 +437,12 @@ static ember_status matmul_run(emb_run_ctx *c) {
   size_t rows = fold ? nb * sh.m : sh.m, batches = fold ? 1 : nb;
   if (dt == EMBER_FLOAT || emb_is_half(dt)) {
     size_t an = emb_tensor_numel(a), bn = emb_tensor_numel(b);
-    size_t work_b =
-        emb_align64(ember_f32_gemm_work_floats(rows, sh.n, sh.k) * 4);
+    mm_job jb = {.m = rows, .n = sh.n, .k = sh.k, .alpha = 1.0f,
+                 .a_rs = sh.k, .a_cs = 1, .b_rs = sh.n, .b_cs = 1,
+                 .brank = fold ? 0 : sh.brank, .batch = sh.batch,
+                 .a_bs = sh.a_bs, .b_bs = sh.b_bs};
+    int par_threads;
+    size_t work_b = mm_plan(&jb, batches, emb_run_threads(c), &par_threads);
     size_t half_b =
         emb_is_half(dt)
             ? emb_align64(an * 4) + emb_align64(bn * 4) + emb_align64(ynum * 4)
@@ -364,20 +461,11 @@ static ember_status matmul_run(emb_run_ctx *c) {
       p += emb_align64(bn * 4);
       yf = (float *)p;
     }
-    size_t idx[EMB_MAX_RANK] = {0};
-    for (size_t t = 0; t < batches; t++) {
-      int64_t ao = 0, bo = 0;
-      for (int i = 0; i < sh.brank && !fold; i++) {
-        ao += (int64_t)idx[i] * sh.a_bs[i];
-        bo += (int64_t)idx[i] * sh.b_bs[i];
-      }
-      ember_f32_gemm__scalar(rows, sh.n, sh.k, 1.0f, af + ao, sh.k, 1, bf + bo,
-                             sh.n, 1, 0.0f, yf + t * mn, sh.n, (float *)mem);
-      for (int i = sh.brank; i-- > 0;) {
-        if (++idx[i] < (size_t)sh.batch[i]) break;
-        idx[i] = 0;
-      }
-    }
+    jb.a = af;
+    jb.b = bf;
+    jb.y = yf;
+    jb.mem = mem;
+    mm_run_job(c, &jb, batches, par_threads);
     if (half_b) emb_cvt_from_f32(dt, yf, ynum, y->data);
     return EMBER_OK;
   }

@@ -16,6 +16,7 @@
 
 #include "ops/f32cvt.h"
 #include "ops/op.h"
+#include "ops/tiles.h"
 #include "ops/window.h"
 
 static const int32_t float_types[] = {EMBER_FLOAT, EMBER_DOUBLE, EMBER_FLOAT16,
@@ -133,9 +134,9 @@ static void pool_next(const pool_plan *p, size_t *o) {
 }
 
 #define EMB_MAXPOOL(NAME, T, LOWEST)                                       \
-  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y,    \
-                   int64_t *ind, bool col_major) {                         \
-    for (size_t pl = 0; pl < planes; pl++) {                               \
+  static void NAME(const pool_plan *p, size_t first, size_t planes,        \
+                   const T *x, T *y, int64_t *ind, bool col_major) {       \
+    for (size_t pl = first; pl < first + planes; pl++) {                   \
       const T *xp = x + pl * p->in_size;                                   \
       size_t o[EMB_MAX_RANK] = {0};                                        \
       for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {          \
@@ -163,9 +164,9 @@ EMB_MAXPOOL(maxpool_i8, int8_t, INT8_MIN)
 EMB_MAXPOOL(maxpool_u8, uint8_t, 0)
 
 #define EMB_AVGPOOL(NAME, T)                                            \
-  static void NAME(const pool_plan *p, size_t planes, const T *x, T *y, \
-                   bool count_pad) {                                    \
-    for (size_t pl = 0; pl < planes; pl++) {                            \
+  static void NAME(const pool_plan *p, size_t first, size_t planes,    \
+                   const T *x, T *y, bool count_pad) {                  \
+    for (size_t pl = first; pl < first + planes; pl++) {                \
       const T *xp = x + pl * p->in_size;                                \
       size_t o[EMB_MAX_RANK] = {0};                                     \
       for (size_t j = 0; j < p->out_size; j++, pool_next(p, o)) {       \
@@ -180,6 +181,53 @@ EMB_MAXPOOL(maxpool_u8, uint8_t, 0)
   }
 EMB_AVGPOOL(avgpool_f32, float)
 EMB_AVGPOOL(avgpool_f64, double)
+
+/* Planes (n, c) are independent: runs cut them into blocks, one task
+ * each. */
+typedef struct pool_job {
+  const pool_plan *p;
+  int32_t dtype;
+  bool is_max, flag; /* flag: col_major (max) or count_pad (average) */
+  const void *x;
+  void *y;
+  int64_t *ind;
+  size_t planes, parts;
+} pool_job;
+
+static void pool_task(void *arg, size_t t, int thread) {
+  const pool_job *j = arg;
+  size_t first = emb_block_start(j->planes, j->parts, t);
+  size_t cnt = emb_block_start(j->planes, j->parts, t + 1) - first;
+  (void)thread;
+  if (j->is_max) {
+    switch (j->dtype) {
+      case EMBER_FLOAT:
+        maxpool_f32(j->p, first, cnt, j->x, j->y, j->ind, j->flag);
+        break;
+      case EMBER_DOUBLE:
+        maxpool_f64(j->p, first, cnt, j->x, j->y, j->ind, j->flag);
+        break;
+      case EMBER_INT8:
+        maxpool_i8(j->p, first, cnt, j->x, j->y, j->ind, j->flag);
+        break;
+      case EMBER_UINT8:
+        maxpool_u8(j->p, first, cnt, j->x, j->y, j->ind, j->flag);
+        break;
+      default:
+        break;
+    }
+  } else if (j->dtype == EMBER_DOUBLE) {
+    avgpool_f64(j->p, first, cnt, j->x, j->y, j->flag);
+  } else {
+    avgpool_f32(j->p, first, cnt, j->x, j->y, j->flag);
+  }
+}
+
+/* Blocks of planes worth a task each, for `work` units in all. */
+static size_t pool_parts(emb_run_ctx *c, size_t planes, size_t work) {
+  size_t parts = emb_tile_parts(work, emb_run_threads(c));
+  return parts < planes ? parts : planes;
+}
 
 /* ---------------------------------------------------- MaxPool, AveragePool */
 
@@ -295,28 +343,12 @@ static ember_status pool_run(emb_run_ctx *c) {
     yd = (char *)xf + emb_align64(xn * 4);
     dt = EMBER_FLOAT;
   }
-  if (s->is_max) {
-    switch (dt) {
-      case EMBER_FLOAT:
-        maxpool_f32(&p, planes, xd, yd, ip, s->col_major);
-        break;
-      case EMBER_DOUBLE:
-        maxpool_f64(&p, planes, xd, yd, ip, s->col_major);
-        break;
-      case EMBER_INT8:
-        maxpool_i8(&p, planes, xd, yd, ip, s->col_major);
-        break;
-      case EMBER_UINT8:
-        maxpool_u8(&p, planes, xd, yd, ip, s->col_major);
-        break;
-      default:
-        break;
-    }
-  } else if (dt == EMBER_DOUBLE) {
-    avgpool_f64(&p, planes, xd, yd, s->count_pad);
-  } else {
-    avgpool_f32(&p, planes, xd, yd, s->count_pad);
-  }
+  /* Work: about one unit per window tap. */
+  size_t taps = 1;
+  for (int d = 0; d < p.nsp; d++) taps *= (size_t)s->w.kernel[d];
+  pool_job jb = {&p, dt, s->is_max, s->is_max ? s->col_major : s->count_pad,
+                 xd, yd, ip, planes, pool_parts(c, planes, yn * taps)};
+  emb_parallel_for(c, jb.parts, pool_task, &jb);
   if (half) emb_cvt_from_f32(x->dtype, yd, yn, y->data);
   return EMBER_OK;
 }
@@ -338,8 +370,9 @@ static ember_status global_infer(emb_infer_ctx *c) {
 }
 
 #define EMB_GLOBAL(NAME, T)                                                    \
-  static void NAME(const T *x, T *y, size_t planes, size_t len, bool is_max) { \
-    for (size_t pl = 0; pl < planes; pl++) {                                   \
+  static void NAME(const T *x, T *y, size_t first, size_t planes, size_t len, \
+                   bool is_max) {                                              \
+    for (size_t pl = first; pl < first + planes; pl++) {                      \
       const T *xp = x + pl * len;                                              \
       if (is_max) {                                                            \
         T m = len ? xp[0] : (T)-INFINITY;                                      \
@@ -356,6 +389,24 @@ static ember_status global_infer(emb_infer_ctx *c) {
 EMB_GLOBAL(global_f32, float)
 EMB_GLOBAL(global_f64, double)
 
+typedef struct global_job {
+  const void *x;
+  void *y;
+  bool dbl, is_max;
+  size_t planes, len, parts;
+} global_job;
+
+static void global_task(void *arg, size_t t, int thread) {
+  const global_job *j = arg;
+  size_t first = emb_block_start(j->planes, j->parts, t);
+  size_t cnt = emb_block_start(j->planes, j->parts, t + 1) - first;
+  (void)thread;
+  if (j->dbl)
+    global_f64(j->x, j->y, first, cnt, j->len, j->is_max);
+  else
+    global_f32(j->x, j->y, first, cnt, j->len, j->is_max);
+}
+
 static ember_status global_run(emb_run_ctx *c, bool is_max) {
   const emb_tensor *x = emb_in_t(c, 0);
   emb_tensor *y = emb_out_t(c, 0);
@@ -363,16 +414,18 @@ static ember_status global_run(emb_run_ctx *c, bool is_max) {
   size_t len = 1;
   for (int i = 2; i < x->rank; i++) len *= (size_t)x->dims[i];
   if (planes == 0) return EMBER_OK;
-  if (x->dtype == EMBER_DOUBLE) {
-    global_f64(x->data, y->data, planes, len, is_max);
-  } else if (x->dtype == EMBER_FLOAT) {
-    global_f32(x->data, y->data, planes, len, is_max);
+  global_job jb = {x->data, y->data, x->dtype == EMBER_DOUBLE, is_max,
+                   planes, len, pool_parts(c, planes, planes * len)};
+  if (x->dtype == EMBER_DOUBLE || x->dtype == EMBER_FLOAT) {
+    emb_parallel_for(c, jb.parts, global_task, &jb);
   } else {
     size_t xn = planes * len;
     float *buf = emb_scratch(c, (xn + planes) * sizeof(float));
     if (!buf) return EMBER_ERR_OUT_OF_MEMORY;
     emb_cvt_to_f32(x->dtype, x->data, xn, buf);
-    global_f32(buf, buf + xn, planes, len, is_max);
+    jb.x = buf;
+    jb.y = buf + xn;
+    emb_parallel_for(c, jb.parts, global_task, &jb);
     emb_cvt_from_f32(x->dtype, buf + xn, planes, y->data);
   }
   return EMBER_OK;

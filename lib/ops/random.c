@@ -165,6 +165,14 @@ void emb_rng_normal(const emb_rng *r, uint64_t first, size_t n, double *out) {
 #define RND_TASK 8192
 #define RND_BATCH 256
 
+static size_t rnd_tasks(size_t n) { return (n + RND_TASK - 1) / RND_TASK; }
+
+/* The elements [*lo, *hi) of task `task` over n elements. */
+static void rnd_span(size_t task, size_t n, size_t *lo, size_t *hi) {
+  *lo = task * RND_TASK;
+  *hi = n - *lo < RND_TASK ? n : *lo + RND_TASK;
+}
+
 typedef struct rnd_state {
   int32_t dtype;       /* output element type; 0: the input's            */
   double a, b;         /* mean and scale, or low and high                */
@@ -336,7 +344,8 @@ typedef struct rnd_fill_job {
 static void rnd_fill_task(void *arg, size_t task, int thread) {
   (void)thread;
   const rnd_fill_job *j = arg;
-  size_t lo = task * RND_TASK, hi = lo + RND_TASK < j->n ? lo + RND_TASK : j->n;
+  size_t lo, hi;
+  rnd_span(task, j->n, &lo, &hi);
   bool clamp = j->kind == RND_UNIFORM && j->b > j->a && isfinite(j->b);
   double v[RND_BATCH];
   for (size_t off = lo; off < hi; off += RND_BATCH) {
@@ -365,7 +374,7 @@ static ember_status rnd_fill_run(emb_run_ctx *c, int kind) {
   j.b = s->b;
   j.y = y;
   j.n = emb_tensor_numel(y);
-  if (j.n) emb_parallel_for(c, (j.n + RND_TASK - 1) / RND_TASK, rnd_fill_task, &j);
+  if (j.n) emb_parallel_for(c, rnd_tasks(j.n), rnd_fill_task, &j);
   return EMBER_OK;
 }
 
@@ -380,7 +389,7 @@ static ember_status rnd_uniform_run(emb_run_ctx *c) {
 /* --------------------------------------- RandomNormal, RandomUniform */
 
 static ember_status rnd_fixed_init(emb_init_ctx *c, bool normal) {
-  rnd_state *s;
+  rnd_state *s = NULL;
   ember_status st = rnd_init_common(c, EMBER_FLOAT, rnd_float_type,
                                     "a floating point element type", &s);
   if (st) return st;
@@ -420,7 +429,7 @@ const emb_opdef emb_op_randomuniform = {0, 0, 1, 1, EMB_OP_NO_FOLD,
 /* ------------------------------- RandomNormalLike, RandomUniformLike */
 
 static ember_status rnd_like_init(emb_init_ctx *c, bool normal) {
-  rnd_state *s;
+  rnd_state *s = NULL;
   ember_status st = rnd_init_common(c, 0, rnd_float_type,
                                     "a floating point element type", &s);
   if (st) return st;
@@ -467,7 +476,7 @@ const emb_opdef emb_op_randomuniformlike = {1, 1, 1, 1, EMB_OP_NO_FOLD,
 /* ----------------------------------------------------------- Bernoulli */
 
 static ember_status bern_init(emb_init_ctx *c) {
-  rnd_state *s;
+  rnd_state *s = NULL;
   return rnd_init_common(c, 0, rnd_bernoulli_type,
                          "a numeric or bool element type", &s);
 }
@@ -496,7 +505,8 @@ typedef struct bern_job {
 static void bern_task(void *arg, size_t task, int thread) {
   (void)thread;
   const bern_job *j = arg;
-  size_t lo = task * RND_TASK, hi = lo + RND_TASK < j->n ? lo + RND_TASK : j->n;
+  size_t lo, hi;
+  rnd_span(task, j->n, &lo, &hi);
   double v[RND_BATCH];
   for (size_t off = lo; off < hi; off += RND_BATCH) {
     size_t m = hi - off < RND_BATCH ? hi - off : RND_BATCH;
@@ -525,7 +535,7 @@ static ember_status bern_run(emb_run_ctx *c) {
   j.p = p;
   j.y = y;
   j.n = n;
-  if (n) emb_parallel_for(c, (n + RND_TASK - 1) / RND_TASK, bern_task, &j);
+  if (n) emb_parallel_for(c, rnd_tasks(n), bern_task, &j);
   return EMBER_OK;
 }
 
@@ -539,7 +549,7 @@ static bool multi_out_type(int64_t dt) {
 }
 
 static ember_status multi_init(emb_init_ctx *c) {
-  rnd_state *s;
+  rnd_state *s = NULL;
   ember_status st = rnd_init_common(c, EMBER_INT32, multi_out_type,
                                     "int32 or int64", &s);
   if (!st)

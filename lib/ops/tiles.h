@@ -52,9 +52,8 @@ static inline size_t emb_block_start(size_t len, size_t parts, size_t i) {
  * EMB_TILE_MIN stays whole.
  * cost_m and cost_n price one more cut along m or n (the operand packed
  * again for each extra block); the cheapest factorisation wins. */
-static inline void emb_split2d(size_t m, size_t n, size_t parts,
-                               double cost_m, double cost_n, size_t *pm,
-                               size_t *pn) {
+static inline void emb_split2d(size_t m, size_t n, size_t parts, double cost_m,
+                               double cost_n, size_t *pm, size_t *pn) {
   size_t max_m = m / EMB_TILE_MIN, max_n = n / EMB_TILE_MIN;
   if (max_m < 1) max_m = 1;
   if (max_n < 1) max_n = 1;

@@ -35,6 +35,7 @@ struct optest {
   int n_attr;
   optest_in ins[OPTEST_MAX];
   int n_in, n_out;
+  int threads; /* session num_threads (optest_threads), default 1 */
   ember_model *model;
   ember_session *sess;
   emb_value outs[OPTEST_MAX];
@@ -46,8 +47,11 @@ optest *optest_new(const char *op_type, int opset) {
   snprintf(t->op_type, sizeof t->op_type, "%s", op_type);
   t->opset = opset;
   t->n_out = 1;
+  t->threads = 1;
   return t;
 }
+
+void optest_threads(optest *t, int threads) { t->threads = threads; }
 
 void optest_domain(optest *t, const char *domain, int opset) {
   snprintf(t->domain, sizeof t->domain, "%s", domain);
@@ -278,7 +282,7 @@ ember_status optest_run(optest *t) {
   }
   ember_session_options so;
   ember_session_options_init(&so);
-  so.num_threads = 1;
+  so.num_threads = t->threads;
   st = ember_session_create(t->model, &so, &t->sess);
   if (st) {
     snprintf(t->msg, sizeof t->msg, "%s", ember_session_errmsg(t->sess));

@@ -34,6 +34,8 @@ void optest_input_const(optest *t, int32_t dtype, int rank,
                         const int64_t *dims, const void *data);
 /* Next node input omitted (""). */
 void optest_input_none(optest *t);
+/* Threads of the session that runs the node (num_threads; default 1). */
+void optest_threads(optest *t, int threads);
 /* Number of node outputs (default 1). */
 void optest_outputs(optest *t, int n);
 /* Build, load, run.  Returns the first failing status. */

@@ -933,19 +933,32 @@ static void test_dropout(void **state) {
   must_run(t);
   optest_expect_f32(optest_output(t, 0), 2, d, x, 0, 0);
   optest_free(t);
-  /* training mode proper is refused, at load when it is a constant */
-  t = optest_new("Dropout", 13);
-  optest_input(t, EMBER_FLOAT, 2, d, x);
-  optest_input_none(t);
-  optest_input_const(t, EMBER_BOOL, 0, NULL, &yes);
-  must_fail(t, EMBER_ERR_UNSUPPORTED, "training");
-  optest_free(t);
-  t = optest_new("Dropout", 13);
-  optest_input(t, EMBER_FLOAT, 2, d, x);
-  optest_input(t, EMBER_FLOAT, 0, NULL, &ratio);
-  optest_input(t, EMBER_BOOL, 0, NULL, &yes);
-  must_fail(t, EMBER_ERR_UNSUPPORTED, "training");
-  optest_free(t);
+  /* training mode proper drops at random (test_ops_random.c checks the
+   * statistics): each value 0 or x / (1 - ratio), the mask agreeing;
+   * the ratio defaults to 0.5, and a constant training_mode is fine */
+  for (int k = 0; k < 2; k++) {
+    double scale = k ? 1.0 / (1.0 - ratio) : 2.0;
+    t = optest_new("Dropout", 13);
+    optest_input(t, EMBER_FLOAT, 2, d, x);
+    if (k)
+      optest_input(t, EMBER_FLOAT, 0, NULL, &ratio);
+    else
+      optest_input_none(t);
+    optest_input_const(t, EMBER_BOOL, 0, NULL, &yes);
+    optest_outputs(t, 2);
+    must_run(t);
+    const emb_tensor *y = out_t(t, 0, EMBER_FLOAT, 2, d);
+    const emb_tensor *mask = out_t(t, 1, EMBER_BOOL, 2, d);
+    for (int i = 0; i < 6; i++) {
+      float got = ((const float *)y->data)[i];
+      bool kept = ((const uint8_t *)mask->data)[i];
+      float want = kept ? (float)(x[i] * scale) : 0.0f;
+      if (fabsf(got - want) > 1e-6f * fabsf(want))
+        fail_msg("training element %d: %g with mask %d, expected %g", i,
+                 got, (int)kept, want);
+    }
+    optest_free(t);
+  }
 }
 
 /* ------------------------------------------------------------- Cast */
