@@ -491,8 +491,11 @@ def write_chart(rows, threads, path):
                     zorder=3, label="onnxruntime" if k == 0 else None)
     ax1.axhline(1.0, color="black", linewidth=0.8)
     ax1.set_yscale("log")
-    ax1.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax1.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+        [0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64]))
+    ax1.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     ax1.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax1.grid(axis="y", which="major", linewidth=0.3)
     ax1.set_ylabel("Ember time / onnxruntime time")
     ax1.set_title("Median latency ratio (lower is better; 1 = parity)")
     ax2.set_ylabel("% of sgemm peak")
