@@ -176,14 +176,15 @@ ember_status ember_model_load_file(const char *path,
   }
   void *data = NULL;
   size_t size = 0;
-  ember_status st = emb_read_file(path, &data, &size, &m->diag);
+  bool mapped = false;
+  ember_status st = emb_map_file(path, &data, &size, &mapped, &m->diag);
   if (st) {
     m->status = st;
     return st;
   }
   char *copy = strdup(path);
   if (!copy) {
-    free(data);
+    emb_unmap_file(data, size, mapped);
     m->status = emb_fail(&m->diag, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
     return m->status;
   }
@@ -193,7 +194,7 @@ ember_status ember_model_load_file(const char *path,
   st = emb_model_finish(m, data, size, base);
   if (st) emb_diag_prefix(&m->diag, "%s: ", path);
   free(copy);
-  free(data);
+  emb_unmap_file(data, size, mapped);
   return st;
 }
 

@@ -804,20 +804,32 @@ done:
 
 /* ---------------------------------------------------------------- model */
 
+static void *emb_pb_alloc(void *arena, size_t size) {
+  return emb_arena_alloc(arena, size);
+}
+
+static void emb_pb_free(void *arena, void *p) {
+  (void)arena; /* the arena frees everything with the model */
+  (void)p;
+}
+
 ember_status emb_onnx_load(const void *data, size_t size,
                            const char *base_dir, emb_ir **out, emb_diag *d) {
   *out = NULL;
   char scan[200];
-  Emberpb__Model *mp = emberpb__model__unpack(NULL, size, data);
-  if (!mp)
+  emb_ir *ir = emb_ir_new();
+  if (!ir) return emb_fail(d, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
+  /* The parsed message lives in the model's arena, so initializer bytes
+   * (raw_data) become the tensors' data without another copy: one copy of
+   * the weights, not two.  Nothing of it is freed before the model. */
+  ProtobufCAllocator pa = {emb_pb_alloc, emb_pb_free, &ir->arena};
+  Emberpb__Model *mp = emberpb__model__unpack(&pa, size, data);
+  if (!mp) {
+    emb_ir_free(ir);
     return emb_fail(d, EMBER_ERR_PARSE,
                     "not a valid ONNX model (protobuf parse of %zu bytes "
                     "failed%s)",
                     size, emb_pb_scan_error(data, size, scan, sizeof scan));
-  emb_ir *ir = emb_ir_new();
-  if (!ir) {
-    emberpb__model__free_unpacked(mp, NULL);
-    return emb_fail(d, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
   }
   emb_loader L = {.ir = ir, .d = d, .base_dir = base_dir, .mp = mp};
   emb_arena *ar = &ir->arena;
@@ -885,7 +897,6 @@ ember_status emb_onnx_load(const void *data, size_t size,
   }
   st = emb_conv_graph(&L, mp->graph, NULL, &ir->main);
 done:
-  emberpb__model__free_unpacked(mp, NULL);
   if (st) {
     emb_ir_free(ir);
     return st;

@@ -14,7 +14,9 @@ ember_status emb_onnx_load(const void *data, size_t size,
                            const char *base_dir, emb_ir **out, emb_diag *d);
 
 /* Decode a TensorProto (an Emberpb__Tensor *) into out.  With an arena the
- * data lives there (owned = false), else it is malloc'ed (owned). */
+ * data lives there (owned = false), else it is malloc'ed (owned).  With an
+ * arena the message itself must have been parsed into that arena: raw_data
+ * is then adopted as the tensor's data without a copy. */
 ember_status emb_tensor_from_pb(const void *proto, emb_arena *arena,
                                 const char *base_dir, emb_tensor *out,
                                 emb_diag *d);

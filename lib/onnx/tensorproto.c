@@ -16,6 +16,11 @@
 #include "onnx/loader.h"
 #include "onnx-schema.pb-c.h"
 
+/* raw_data is little-endian by the ONNX specification and is used as is. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "Ember reads ONNX raw_data in place and needs a little-endian target"
+#endif
+
 static void *emb_talloc(emb_arena *a, size_t n) {
   return a ? emb_arena_alloc(a, n ? n : 1) : calloc(1, n ? n : 1);
 }
@@ -223,7 +228,11 @@ ember_status emb_tensor_from_pb(const void *proto, emb_arena *arena,
                       "holds %zu",
                       emb_tname(tp), need, have);
   }
-  t.data = emb_talloc(arena, bytes);
+  /* With an arena the message was parsed into that same arena (the
+   * loader's contract), so raw_data can be the tensor's data as it is. */
+  bool adopt = arena && dt != EMBER_STRING && !external && tp->has_raw_data &&
+               bytes && ((uintptr_t)tp->raw_data.data % 16) == 0;
+  t.data = adopt ? (void *)tp->raw_data.data : emb_talloc(arena, bytes);
   if (!t.data)
     return emb_fail(d, EMBER_ERR_OUT_OF_MEMORY,
                     "tensor '%s': out of memory (%zu bytes)", emb_tname(tp),
@@ -247,7 +256,7 @@ ember_status emb_tensor_from_pb(const void *proto, emb_arena *arena,
   } else if (external) {
     st = emb_read_external(tp, base_dir, t.data, bytes, d);
   } else if (tp->has_raw_data) {
-    if (bytes) memcpy(t.data, tp->raw_data.data, bytes);
+    if (bytes && !adopt) memcpy(t.data, tp->raw_data.data, bytes);
   } else {
     st = emb_from_typed(tp, dt, n, t.data, d);
   }

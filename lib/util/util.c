@@ -5,6 +5,10 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,4 +252,35 @@ ember_status emb_read_file(const char *path, void **data, size_t *size,
   *data = buf;
   *size = n;
   return EMBER_OK;
+}
+
+ember_status emb_map_file(const char *path, void **data, size_t *size,
+                          bool *mapped, emb_diag *d) {
+  *mapped = false;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return emb_fail(d, EMBER_ERR_IO, "cannot open '%s': %s", path,
+                    strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+      (uint64_t)sb.st_size <= SIZE_MAX) {
+    void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      close(fd);
+      madvise(p, (size_t)sb.st_size, MADV_SEQUENTIAL);
+      *data = p;
+      *size = (size_t)sb.st_size;
+      *mapped = true;
+      return EMBER_OK;
+    }
+  }
+  close(fd);
+  return emb_read_file(path, data, size, d);
+}
+
+void emb_unmap_file(void *data, size_t size, bool mapped) {
+  if (mapped)
+    munmap(data, size);
+  else
+    free(data);
 }

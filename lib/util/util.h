@@ -8,6 +8,7 @@
 #define EMBER_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,5 +74,11 @@ void emb_strmap_free(emb_strmap *m);
 /* Read a whole file into a malloc'ed buffer. */
 ember_status emb_read_file(const char *path, void **data, size_t *size,
                            emb_diag *d);
+
+/* Map a whole file read-only (falling back to emb_read_file where mmap
+ * fails, e.g. on a pipe).  Release with emb_unmap_file(data, size, mapped). */
+ember_status emb_map_file(const char *path, void **data, size_t *size,
+                          bool *mapped, emb_diag *d);
+void emb_unmap_file(void *data, size_t size, bool mapped);
 
 #endif
