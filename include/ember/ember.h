@@ -305,7 +305,9 @@ typedef struct ember_session_options {
                            ember_session_free; the calling thread is the
                            N-th).  Fewer are used when the system refuses
                            some (never an error); at most 256.  Results do
-                           not depend on the thread count.               */
+                           not depend on the thread count.  The workers
+                           do not survive fork(): a child process creates
+                           its own sessions.                              */
 } ember_session_options;
 
 EMBER_API void ember_session_options_init(ember_session_options *opts);

@@ -10,15 +10,20 @@
  * strips (kc rows of NR floats each) and stays in L2/L3; for each MC-tall
  * block of A, the block is packed into MR-tall strips (kc columns of MR
  * floats each) and stays in L2; the micro-kernel then sweeps the block,
- * one B strip (L1) against every A strip.  Strips are zero-padded to
- * MR / NR so the micro-kernel's inner loop has no bounds; edge tiles store
- * only their valid mr x nr part.  Later k slices accumulate onto C with
- * beta = 1.
+ * one B strip against every A strip.  Strips are zero-padded so the
+ * micro-kernel's inner loop has no bounds, and edge tiles store only their
+ * valid mr x nr part; the last B strip of a packed panel is only as wide
+ * as needed, in steps of the ISA's `step` (16 floats for AVX-512), and
+ * goes to the narrower micro-kernel of that width, so a product with
+ * n = 49 does not pay for 96 columns.  Later k slices accumulate onto C
+ * with beta = 1.  Row-major A and B (the common layouts) are packed by the
+ * ISA's own vector routines; the rest by the portable ones below.
  *
  * Pre-packed operands use exactly the strip layout the driver packs into
  * its workspace, over the whole matrix: for k slice pc (depth kc) the
  * strip holding columns j .. j + NR - 1 of B starts at
- * pc * round_up(n, NR) + j * kc, and the same for A with rows and MR.  So
+ * pc * round_up(n, NR) + j * kc (its width is NR, or less for the last),
+ * and the same for A with rows and MR.  So
  * the driver indexes a pre-packed operand and its own packing the same
  * way, and a product over columns col0 .. of a packed B is the same loop
  * started at col0.
@@ -26,7 +31,6 @@
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "f32-gemm/f32-gemm.h"
 #include "isa.h"
@@ -38,26 +42,46 @@ typedef struct gemm_isa {
   size_t mr, nr, step;
   size_t mc, kc, nc; /* cache blocks: multiples of mr, -, nr */
   ember_f32_gemm_pack_b_fn pack_b_rows; /* B with b_cs == 1; may be NULL */
+  ember_f32_gemm_pack_a_fn pack_a_rows; /* A with a_cs == 1; may be NULL */
 } gemm_isa;
 
-/* Per-ISA tiles and blocks, measured on AMD Zen 4 (32 KiB L1d, 1 MiB L2)
- * with benchmarks/gemm_bench.c: a KC x NR strip of B fits L1 next to the A
- * strips streaming through it, an MC x KC block of A fits L2. */
-static gemm_isa gemm_isas[EMBER_ISA_COUNT] = {
-    [EMBER_ISA_SCALAR] = {{ember_f32_gemm_ukernel_4x8__scalar}, 4, 8, 8,
-                          128, 256, 1024, NULL},
+/* Per-ISA tiles and blocks.  Measured on AMD Zen 4 (32 KiB L1d, 1 MiB
+ * L2) with benchmarks/gemm_bench.c: MC, KC and NC anywhere near these
+ * (MC 96-384, KC 128-384, NC 480-3840) gave the same speed within the
+ * noise, so the smaller NC is kept, for a smaller workspace.  MC must be
+ * a multiple of MR and NC of NR (a pre-packed operand's strips are then
+ * found at the same offsets in every block). */
+#define AVX2_MC 144
+#define AVX2_KC 256
+#define AVX2_NC 960
+#define AVX512_MC 192
+#define AVX512_KC 256
+#define AVX512_NC 960
+_Static_assert(AVX2_MC % 6 == 0 && AVX2_NC % 16 == 0, "AVX2 blocks");
+_Static_assert(AVX512_MC % 8 == 0 && AVX512_NC % 48 == 0, "AVX-512 blocks");
+_Static_assert(EMBER_F32_GEMM_MC % EMBER_F32_GEMM_MR == 0 &&
+                   EMBER_F32_GEMM_NC % EMBER_F32_GEMM_NR == 0,
+               "scalar blocks");
+
+static const gemm_isa gemm_isas[EMBER_ISA_COUNT] = {
+    [EMBER_ISA_SCALAR] = {{ember_f32_gemm_ukernel_4x8__scalar},
+                          EMBER_F32_GEMM_MR, EMBER_F32_GEMM_NR,
+                          EMBER_F32_GEMM_NR, EMBER_F32_GEMM_MC,
+                          EMBER_F32_GEMM_KC, EMBER_F32_GEMM_NC, NULL, NULL},
 #ifdef EMBER_HAVE_AVX2
     [EMBER_ISA_AVX2] = {{ember_f32_gemm_ukernel_6x8__avx2,
                          ember_f32_gemm_ukernel_6x16__avx2},
-                        6, 16, 8, 1200, 512, 4800,
-                        ember_f32_gemm_pack_b_nr16__avx2},
+                        6, 16, 8, AVX2_MC, AVX2_KC, AVX2_NC,
+                        ember_f32_gemm_pack_b_nr16__avx2,
+                        ember_f32_gemm_pack_a_mr6__avx2},
 #endif
 #ifdef EMBER_HAVE_AVX512F
     [EMBER_ISA_AVX512F] = {{ember_f32_gemm_ukernel_8x16__avx512f,
                             ember_f32_gemm_ukernel_8x32__avx512f,
                             ember_f32_gemm_ukernel_8x48__avx512f},
-                           8, 48, 16, 1024, 512, 4800,
-                           ember_f32_gemm_pack_b_nr48__avx512f},
+                           8, 48, 16, AVX512_MC, AVX512_KC, AVX512_NC,
+                           ember_f32_gemm_pack_b_nr48__avx512f,
+                           ember_f32_gemm_pack_a_mr8__avx512f},
 #endif
 };
 
@@ -78,13 +102,7 @@ static size_t isa_work_floats(const gemm_isa *g, size_t m, size_t n,
   return (mc + nc) * kc + 32; /* 16 floats of slack to align each panel */
 }
 
-static void tune(void) { static int done; if (done) return; done = 1;
-  for (int i = 1; i < EMBER_ISA_COUNT; i++) { const char *e; gemm_isa *g = &gemm_isas[i]; /* TUNING HACK */
-    if ((e = getenv("T_MC"))) g->mc = strtoul(e, 0, 10);
-    if ((e = getenv("T_KC"))) g->kc = strtoul(e, 0, 10);
-    if ((e = getenv("T_NC"))) g->nc = strtoul(e, 0, 10); } }
 size_t ember_f32_gemm_work_floats(size_t m, size_t n, size_t k) {
-  tune();
   size_t w = ember_f32_gemm_work_floats__scalar(m, n, k);
   for (int i = 0; i < EMBER_ISA_COUNT; i++)
     if (gemm_isas[i].ukernel[0])
@@ -162,6 +180,10 @@ INLINE void pack_b_w(size_t NR, size_t STEP, size_t kc, size_t nc,
 
 static void pack_a(const gemm_isa *g, size_t mc, size_t kc, const float *a,
                    size_t a_rs, size_t a_cs, float *ap) {
+  if (a_cs == 1 && g->pack_a_rows) {
+    g->pack_a_rows(mc, kc, a, a_rs, ap);
+    return;
+  }
   switch (g->mr) {
   case 4: pack_a_w(4, mc, kc, a, a_rs, a_cs, ap); break;
   case 6: pack_a_w(6, mc, kc, a, a_rs, a_cs, ap); break;
@@ -209,8 +231,7 @@ static void scale_c(size_t m, size_t n, float beta, float *c, size_t ldc) {
 static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
                   float alpha, const operand *A, const operand *B, float beta,
                   float *c, size_t ldc, float *work) {
-  size_t MR = g->mr, NR = g->nr, MC = g->mc, KC = g->kc, NC = g->nc;
-
+  const size_t MR = g->mr, NR = g->nr, MC = g->mc, KC = g->kc, NC = g->nc;
   size_t kc_max = min_sz(k, KC);
   float *wa = align64(work);
   float *wb = align64(wa + round_up(min_sz(m, MC), MR) * kc_max);
@@ -220,18 +241,17 @@ static void drive(const gemm_isa *g, size_t m, size_t n, size_t k,
       size_t kc = min_sz(KC, k - pc);
       float bt = pc == 0 ? beta : 1.0f;
       /* bp: the panel's strips; pw: the packed width they belong to, which
-       * decides how wide the last strip is (see pack_b_w). */
-      const float *bp;
-      size_t j0, pw;
+       * decides how wide the last strip is (see pack_b_w).  (Packing each
+       * B strip just before its sweep, to keep it in L1, measured no
+       * faster: the panel-wide packing streams B better.) */
+      const float *bp = wb;
+      size_t j0 = 0, pw = nc;
       if (B->packed) {
         bp = B->packed + pc * B->pad;
         j0 = B->off + jc;
         pw = B->width;
       } else {
         pack_b(g, kc, nc, B->p + pc * B->rs + jc * B->cs, B->rs, B->cs, wb);
-        bp = wb;
-        j0 = 0;
-        pw = nc;
       }
       for (size_t ic = 0; ic < m; ic += MC) {
         size_t mc = min_sz(MC, m - ic);

@@ -6,12 +6,14 @@
  * for short, wide products such as early convolution layers: rows of B are
  * copied eight at a time, which keeps eight sequential read streams and
  * writes each strip in contiguous 1.5 KiB runs, with full-width vector
- * copies instead of a library call per row.  Other layouts use the
- * driver's portable packing.
+ * copies instead of a library call per row.  Row-major A (weights, or
+ * MatMul's left operand) is transposed into its strips 8 x 8 at a time.
+ * Other layouts use the driver's portable packing.
  */
 #include <immintrin.h>
 
 #include "f32-gemm/f32-gemm.h"
+#include "f32-gemm/transpose8x8-avx.h"
 
 #define NR 48
 
@@ -48,5 +50,28 @@ void ember_f32_gemm_pack_b_nr48__avx512f(size_t kc, size_t nc, const float *b,
                            _mm512_maskz_loadu_ps(mask[v],
                                                  src + p * b_rs + 16 * v));
     }
+  }
+}
+
+/* A with contiguous rows (a_cs == 1) into 8-row strips: 8 x 8 blocks are
+ * loaded row-wise and stored transposed, which is 64 contiguous floats of
+ * the strip.  Rows past mc are zero; a partial strip and the last k % 8
+ * columns go element by element. */
+void ember_f32_gemm_pack_a_mr8__avx512f(size_t mc, size_t kc, const float *a,
+                                        size_t a_rs, float *ap) {
+  for (size_t ir = 0; ir < mc; ir += 8, ap += 8 * kc) {
+    const float *as = a + ir * a_rs;
+    size_t mr = mc - ir < 8 ? mc - ir : 8, p = 0;
+    if (mr == 8) {
+      for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(as + i * a_rs + p);
+        ember_transpose8x8_avx(r);
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(ap + (p + q) * 8, r[q]);
+      }
+    }
+    for (; p < kc; p++)
+      for (size_t i = 0; i < 8; i++)
+        ap[p * 8 + i] = i < mr ? as[i * a_rs + p] : 0.0f;
   }
 }

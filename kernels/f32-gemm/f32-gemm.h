@@ -145,6 +145,16 @@ void ember_f32_gemm_pack_b_nr16__avx2(size_t kc, size_t nc, const float *b,
 void ember_f32_gemm_pack_b_nr48__avx512f(size_t kc, size_t nc, const float *b,
                                          size_t b_rs, float *bp);
 
+/* Packing of A with contiguous rows (a_cs == 1) into MR-tall strips:
+ * rows [0, mc) x columns [0, kc) of A(i,p) = a[i*a_rs + p], rows past mc
+ * zero-filled. */
+typedef void (*ember_f32_gemm_pack_a_fn)(size_t mc, size_t kc, const float *a,
+                                         size_t a_rs, float *ap);
+void ember_f32_gemm_pack_a_mr6__avx2(size_t mc, size_t kc, const float *a,
+                                     size_t a_rs, float *ap);
+void ember_f32_gemm_pack_a_mr8__avx512f(size_t mc, size_t kc, const float *a,
+                                        size_t a_rs, float *ap);
+
 /* The tile and blocking of an ISA's GEMM (as the driver uses it), for
  * tests that want to probe its edges; zero sizes when `isa` is not
  * compiled in. */

@@ -322,6 +322,7 @@ typedef struct conv_job {
   size_t slice, col_b; /* bytes per thread; the col buffer's share  */
   size_t chunk;        /* columns per im2col (col2im) + GEMM step    */
   size_t pm, pn;       /* Conv: blocks per unit                      */
+  size_t am, an;       /* alignment of block starts (register tile)  */
 } conv_job;
 
 /* float32 Conv: x (N, C, img...), w (M, C/g, k...), y (N, M, grid...). */
@@ -331,10 +332,10 @@ static void conv_task(void *arg, size_t t, int thread) {
   size_t per = jb->pm * jb->pn, unit = t / per, bm = t % per / jb->pn,
          bn = t % per % jb->pn;
   size_t n = unit / sh->g, g = unit % sh->g;
-  size_t m0 = emb_block_start(sh->mg, jb->pm, bm),
-         m1 = emb_block_start(sh->mg, jb->pm, bm + 1);
-  size_t c0 = emb_block_start(sh->ysp, jb->pn, bn),
-         c1 = emb_block_start(sh->ysp, jb->pn, bn + 1);
+  size_t m0 = emb_block_start(sh->mg, jb->pm, jb->am, bm),
+         m1 = emb_block_start(sh->mg, jb->pm, jb->am, bm + 1);
+  size_t c0 = emb_block_start(sh->ysp, jb->pn, jb->an, bn),
+         c1 = emb_block_start(sh->ysp, jb->pn, jb->an, bn + 1);
   char *mem = jb->mem + (size_t)thread * jb->slice;
   float *col = (float *)mem, *work = (float *)(mem + jb->col_b);
   size_t kdim = sh->cg * sh->ksize, rows = m1 - m0;
@@ -382,17 +383,6 @@ static void convt_task(void *arg, size_t unit, int thread) {
                    0.0f, col, cnt, work);
     ember_f32_col2im__scalar(jb->geom, sh->mg, col, j0, cnt, yg);
   }
-}
-
-/* The largest of emb_block_start's `parts` blocks over [0, len). */
-static size_t conv_block_max(size_t len, size_t parts) {
-  size_t most = 0;
-  for (size_t i = 0; i < parts; i++) {
-    size_t b =
-        emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
-    if (b > most) most = b;
-  }
-  return most;
 }
 
 /* float64: direct loops over (n, m or c, position, tap).  Conv gathers,
@@ -481,21 +471,22 @@ static ember_status conv_run(emb_run_ctx *c) {
     gm = sh.pointwise ? sh.mg : rows;
     gk = sh.cg;
   }
-  /* Cut Conv units into blocks when there are fewer units than tasks
-   * worth making; one more block along m costs an im2col (and a B
-   * packing) of the unit's columns, one more along n a packing of W. */
+  /* Units are (image, group) pairs.  Conv cuts them further into blocks
+   * of output channels and positions: a block along m repeats the im2col
+   * and packing of its columns, one along n the packing of W. */
   int threads = emb_run_threads(c);
   size_t units = sh.n * sh.g, pm = 1, pn = 1;
-  size_t parts = emb_tile_parts(units * gm * cols * gk, threads);
-  if (!s->transpose && parts > units)
-    emb_split2d(sh.mg, sh.ysp, (parts + units - 1) / units,
-                (double)cols * (double)gk * (sh.pointwise ? 1.0 : 3.0),
-                (double)gm * (double)gk, &pm, &pn);
-  size_t tasks = s->transpose ? units : units * pm * pn;
-  bool parallel = parts > 1 && tasks > 1;
+  emb_tile_problem tp = emb_tile_gemm(units, gm, cols, gk, threads);
+  if (!s->transpose) tp.copy_b = sh.pointwise ? 1.0 : 2.0;
+  bool parallel = emb_tile_plan(&tp, &pm, &pn);
+  if (s->transpose) { /* col2im scatters across positions: units whole */
+    pm = pn = 1;
+    parallel = parallel && units > 1;
+  }
+  size_t tasks = units * pm * pn;
   if (!parallel) threads = 1; /* one slice of scratch is enough */
-  size_t tile_m = s->transpose ? gm : conv_block_max(sh.mg, pm);
-  size_t tile_n = s->transpose ? cols : conv_block_max(sh.ysp, pn);
+  size_t tile_m = emb_block_max(gm, pm, tp.align_m);
+  size_t tile_n = emb_block_max(cols, pn, tp.align_n);
   size_t chunk = conv_chunk(rows, tile_n);
   size_t gn = sh.pointwise ? tile_n : chunk;
   bool half = emb_is_half(x->dtype);
@@ -530,7 +521,10 @@ static ember_status conv_run(emb_run_ctx *c) {
     p += emb_align64(bn * sizeof(float));
     yf = (float *)p;
   }
-  conv_job jb = {&sh, &geom, xf, wf, bf, yf, mem, slice, col_b, chunk, pm, pn};
+  conv_job jb = {.sh = &sh, .geom = &geom, .x = xf, .w = wf, .bias = bf,
+                 .y = yf, .mem = mem, .slice = slice, .col_b = col_b,
+                 .chunk = chunk, .pm = pm, .pn = pn, .am = tp.align_m,
+                 .an = tp.align_n};
   emb_tile_for(c, parallel, tasks, s->transpose ? convt_task : conv_task,
                &jb);
   if (half) emb_cvt_from_f32(y->dtype, yf, ynum, y->data);

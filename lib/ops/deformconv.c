@@ -337,7 +337,7 @@ static ember_status dc_run(emb_run_ctx *c) {
       for (size_t gi = 0; gi < G; gi++) {
         const float *wg = w + gi * ocg * cg * K;
         const float *cgp = col + gi * cg * K * cnt;
-        ember_f32_gemm__scalar(ocg, cnt, cg * K, 1.0f, wg, cg * K, 1, cgp,
+        ember_f32_gemm(ocg, cnt, cg * K, 1.0f, wg, cg * K, 1, cgp,
                                cnt, 1, 0.0f, tmp, cnt, work);
         for (size_t m = 0; m < ocg; m++) {
           float bv = bias ? bias[gi * ocg + m] : 0.0f;

@@ -112,8 +112,8 @@ static void ew_walk_range(const ew_walk *w, size_t e0, size_t e1) {
 static void ew_walk_task(void *arg, size_t t, int thread) {
   const ew_walk *w = arg;
   (void)thread;
-  ew_walk_range(w, emb_block_start(w->total, w->parts, t),
-                emb_block_start(w->total, w->parts, t + 1));
+  ew_walk_range(w, emb_block_start(w->total, w->parts, 16, t),
+                emb_block_start(w->total, w->parts, 16, t + 1));
 }
 
 /* Outputs below this many elements are not worth waking threads for. */
@@ -122,7 +122,7 @@ static void ew_walk_task(void *arg, size_t t, int thread) {
 /* Tasks for an elementwise loop over n elements (1: run inline). */
 static size_t ew_parts(emb_run_ctx *c, size_t n) {
   if (!c || n < EW_PAR_MIN) return 1;
-  return emb_tile_parts(n, emb_run_threads(c));
+  return emb_tile_parts(n, EMB_TILE_MIN_ELEMS, emb_run_threads(c));
 }
 
 /* Fill out (row-major, dims od) from nin inputs.  Shapes were checked by
@@ -578,8 +578,8 @@ typedef struct ew_un_job {
 
 static void ew_un_task(void *arg, size_t t, int thread) {
   const ew_un_job *j = arg;
-  size_t e0 = emb_block_start(j->n, j->parts, t),
-         e1 = emb_block_start(j->n, j->parts, t + 1);
+  size_t e0 = emb_block_start(j->n, j->parts, 16, t),
+         e1 = emb_block_start(j->n, j->parts, 16, t + 1);
   (void)thread;
   j->fn(e1 - e0, j->x + e0 * j->xes, j->y + e0 * j->yes, j->p);
 }

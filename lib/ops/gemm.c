@@ -89,7 +89,7 @@ typedef struct mm_job {
   const float *cf;
   size_t cr, cc;
   float cbeta;
-  size_t pm, pn;
+  size_t pm, pn, am, an; /* blocks per product; their start alignment */
   char *mem;
   size_t slice;
 } mm_job;
@@ -98,10 +98,10 @@ static void mm_task(void *arg, size_t t, int thread) {
   const mm_job *jb = arg;
   size_t per = jb->pm * jb->pn, bt = t / per, bm = t % per / jb->pn,
          bn = t % per % jb->pn;
-  size_t m0 = emb_block_start(jb->m, jb->pm, bm),
-         m1 = emb_block_start(jb->m, jb->pm, bm + 1);
-  size_t n0 = emb_block_start(jb->n, jb->pn, bn),
-         n1 = emb_block_start(jb->n, jb->pn, bn + 1);
+  size_t m0 = emb_block_start(jb->m, jb->pm, jb->am, bm),
+         m1 = emb_block_start(jb->m, jb->pm, jb->am, bm + 1);
+  size_t n0 = emb_block_start(jb->n, jb->pn, jb->an, bn),
+         n1 = emb_block_start(jb->n, jb->pn, jb->an, bn + 1);
   float *y = jb->y + bt * jb->m * jb->n + m0 * jb->n + n0;
   int64_t ao = 0, bo = 0; /* offsets of A and B: bt's batch index */
   for (int i = jb->brank; i-- > 0;) {
@@ -126,31 +126,17 @@ static void mm_task(void *arg, size_t t, int thread) {
                  (float *)(jb->mem + (size_t)thread * jb->slice));
 }
 
-/* The largest of emb_block_start's `parts` blocks over [0, len). */
-static size_t mm_block_max(size_t len, size_t parts) {
-  size_t most = 0;
-  for (size_t i = 0; i < parts; i++) {
-    size_t b =
-        emb_block_start(len, parts, i + 1) - emb_block_start(len, parts, i);
-    if (b > most) most = b;
-  }
-  return most;
-}
-
 /* Plan jb's cut for `threads` and return the scratch bytes it needs
  * (jb->slice per thread, for *par_threads threads). */
 static size_t mm_plan(mm_job *jb, size_t batches, int threads,
                       int *par_threads) {
-  size_t parts = emb_tile_parts(batches * jb->m * jb->n * jb->k, threads);
-  jb->pm = jb->pn = 1;
-  if (parts > batches)
-    /* One more block along m packs B again, one along n packs A. */
-    emb_split2d(jb->m, jb->n, (parts + batches - 1) / batches,
-                (double)jb->k * (double)jb->n, (double)jb->m * (double)jb->k,
-                &jb->pm, &jb->pn);
-  bool par = parts > 1 && batches * jb->pm * jb->pn > 1;
+  emb_tile_problem tp = emb_tile_gemm(batches, jb->m, jb->n, jb->k, threads);
+  bool par = emb_tile_plan(&tp, &jb->pm, &jb->pn);
+  jb->am = tp.align_m;
+  jb->an = tp.align_n;
   *par_threads = par ? threads : 1;
-  size_t tm = mm_block_max(jb->m, jb->pm), tn = mm_block_max(jb->n, jb->pn);
+  size_t tm = emb_block_max(jb->m, jb->pm, jb->am),
+         tn = emb_block_max(jb->n, jb->pn, jb->an);
   jb->slice = emb_align64(ember_f32_gemm_work_floats(tm, tn, jb->k) * 4);
   return (size_t)*par_threads * jb->slice;
 }

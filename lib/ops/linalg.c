@@ -1567,7 +1567,7 @@ static void ein_contract(const ein_plan *p, int t, bool last,
   if (!m->base || *overflow) return;
   if (p->ct == EIN_F32) {
     for (size_t bt = 0; bt < sb; bt++)
-      ember_f32_gemm__scalar(sm, sn, sk, 1.0f,
+      ember_f32_gemm(sm, sn, sk, 1.0f,
                              (const float *)a_data + bt * a_bs, a_rs, a_cs,
                              (const float *)b_data + bt * b_bs, b_rs, b_cs,
                              0.0f, (float *)out->data + bt * sm * sn, sn,

@@ -196,8 +196,8 @@ typedef struct pool_job {
 
 static void pool_task(void *arg, size_t t, int thread) {
   const pool_job *j = arg;
-  size_t first = emb_block_start(j->planes, j->parts, t);
-  size_t cnt = emb_block_start(j->planes, j->parts, t + 1) - first;
+  size_t first = emb_block_start(j->planes, j->parts, 1, t);
+  size_t cnt = emb_block_start(j->planes, j->parts, 1, t + 1) - first;
   (void)thread;
   if (j->is_max) {
     switch (j->dtype) {
@@ -225,7 +225,7 @@ static void pool_task(void *arg, size_t t, int thread) {
 
 /* Blocks of planes worth a task each, for `work` units in all. */
 static size_t pool_parts(emb_run_ctx *c, size_t planes, size_t work) {
-  size_t parts = emb_tile_parts(work, emb_run_threads(c));
+  size_t parts = emb_tile_parts(work, EMB_TILE_MIN_ELEMS, emb_run_threads(c));
   return parts < planes ? parts : planes;
 }
 
@@ -398,8 +398,8 @@ typedef struct global_job {
 
 static void global_task(void *arg, size_t t, int thread) {
   const global_job *j = arg;
-  size_t first = emb_block_start(j->planes, j->parts, t);
-  size_t cnt = emb_block_start(j->planes, j->parts, t + 1) - first;
+  size_t first = emb_block_start(j->planes, j->parts, 1, t);
+  size_t cnt = emb_block_start(j->planes, j->parts, 1, t + 1) - first;
   (void)thread;
   if (j->dbl)
     global_f64(j->x, j->y, first, cnt, j->len, j->is_max);

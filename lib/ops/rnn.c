@@ -394,7 +394,7 @@ static void gemm_f32(size_t m, size_t n, size_t k, const float *a, size_t a_rs,
     for (size_t i = 0; i < m; i++) memset(c + i * ldc, 0, n * sizeof *c);
     return;
   }
-  ember_f32_gemm__scalar(m, n, k, 1.0f, a, a_rs, a_cs, b, b_rs, b_cs, 0.0f, c,
+  ember_f32_gemm(m, n, k, 1.0f, a, a_rs, a_cs, b, b_rs, b_cs, 0.0f, c,
                          ldc, work);
 }
 

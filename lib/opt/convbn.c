@@ -45,8 +45,7 @@ static bool emb_bn_inference(const emb_node *n) {
 
 /* The per-channel values of constant k broadcast against a tensor of rank
  * r with C channels on axis 1, without changing that tensor's shape. */
-static bool emb_channel_vec(const emb_tensor *k, int r, int64_t C,
-                            double *v) {
+static bool emb_channel_vec(const emb_tensor *k, int r, int64_t C, double *v) {
   if (k->rank > r || !emb_dtype_is_float(k->dtype)) return false;
   bool per = false;
   for (int d = 0; d < k->rank; d++) {
@@ -64,9 +63,8 @@ static bool emb_channel_vec(const emb_tensor *k, int r, int64_t C,
  * dt), maps y -> y * s[c] + t[c]; fills s and t.  A BatchNormalization
  * qualifies only when `bn` is set and its statistics outputs are unread
  * (the node is about to be removed). */
-static bool emb_channel_affine(const emb_opt *o, int j, int y, int r,
-                               int64_t C, int32_t dt, bool bn, double *s,
-                               double *t) {
+static bool emb_channel_affine(const emb_opt *o, int j, int y, int r, int64_t C,
+                               int32_t dt, bool bn, double *s, double *t) {
   const emb_graph *g = o->g;
   const emb_node *n = &g->nodes[j];
   if (n->n_out < 1 || n->out[0] < 0 || n->n_implicit) return false;
@@ -111,8 +109,10 @@ static bool emb_channel_affine(const emb_opt *o, int j, int y, int r,
   if (!k || k->dtype != dt || !emb_channel_vec(k, r, C, mul ? s : t))
     return false;
   for (int64_t c = 0; c < C; c++) {
-    if (mul) t[c] = 0.0;
-    else s[c] = 1.0;
+    if (mul)
+      t[c] = 0.0;
+    else
+      s[c] = 1.0;
     if (sub) t[c] = -t[c];
   }
   return true;
@@ -121,8 +121,7 @@ static bool emb_channel_affine(const emb_opt *o, int j, int y, int r,
 /* A tensor for node input v that may be written: v's own constant when
  * nothing but that one input reads it, else a copy in a new value named
  * after v.  *nv gets the value to read. */
-static ember_status emb_writable(emb_opt *o, int v, emb_tensor **out,
-                                 int *nv) {
+static ember_status emb_writable(emb_opt *o, int v, emb_tensor **out, int *nv) {
   emb_graph *g = o->g;
   const emb_val *val = &g->vals[v];
   if (val->n_uses == 1 && val->output_index < 0 && val->input_index < 0 &&
@@ -227,14 +226,14 @@ static bool emb_absorber(const emb_opt *o, int i, bool *conv, int *r,
   if (emb_opt_is(n, "Conv")) {
     if (n->n_out != 1 || n->n_in < 2 || n->in[0] < 0) return false;
     const emb_tensor *w = emb_opt_const(g, n->in[1]);
-    const emb_tensor *b = n->n_in > 2 && n->in[2] >= 0
-                              ? emb_opt_const(g, n->in[2])
-                              : NULL;
+    const emb_tensor *b =
+        n->n_in > 2 && n->in[2] >= 0 ? emb_opt_const(g, n->in[2]) : NULL;
     if (!w || (w->dtype != EMBER_FLOAT && w->dtype != EMBER_DOUBLE) ||
         w->rank < 3)
       return false;
     if (n->n_in > 2 && n->in[2] >= 0 &&
-        (!b || b->dtype != w->dtype || b->rank != 1 || b->dims[0] != w->dims[0]))
+        (!b || b->dtype != w->dtype || b->rank != 1 ||
+         b->dims[0] != w->dims[0]))
       return false;
     *conv = true;
     *r = w->rank;

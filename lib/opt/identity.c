@@ -2,13 +2,13 @@
  * Identity elimination: nodes whose output equals their first input --
  * Identity, Dropout at inference (no training mode, mask unread), a
  * Transpose by the identity permutation, a Reshape, Flatten, Squeeze or
- * Unsqueeze whose input and output have the same static shape, a Cast to
- * the input's own type -- are removed and their readers read the input.
- * When the output is a graph output it must keep its name, so instead the
- * node that produces the input is made to write the output directly (the
- * input's other readers follow); when the input has no producer (a graph
- * input or a constant) the node stays.  Values captured by subgraphs are
- * never renamed.
+ * Unsqueeze whose input and output have the same static shape (main graph
+ * only), a Cast to the input's own type -- are removed and their readers
+ * read the input.  When the output is a graph output it must keep its
+ * name, so instead the node that produces the input is made to write the
+ * output directly (the input's other readers follow); when the input has
+ * no producer (a graph input or a constant) the node stays.  Values
+ * captured by subgraphs are never renamed.
  */
 #include <string.h>
 
@@ -64,12 +64,15 @@ static bool emb_is_noop(const emb_opt *o, const emb_node *n) {
   if (n->n_out != 1) return false;
   if (emb_opt_is(n, "Transpose"))
     return x->kind == EMBER_KIND_TENSOR && emb_transpose_is_noop(g, n);
+  /* Static shapes are trusted in the main graph only, where run checks
+   * the inputs against them; a loop body's declared shapes may be looser
+   * than the values that really flow. */
   if (emb_opt_is(n, "Reshape") || emb_opt_is(n, "Flatten") ||
       emb_opt_is(n, "Squeeze") || emb_opt_is(n, "Unsqueeze"))
-    return emb_same_static(x, y);
+    return !g->parent && emb_same_static(x, y);
   if (emb_opt_is(n, "Cast"))
-    return x->kind == EMBER_KIND_TENSOR && x->dtype &&
-           x->dtype == y->dtype && n->n_in == 1;
+    return x->kind == EMBER_KIND_TENSOR && x->dtype && x->dtype == y->dtype &&
+           n->n_in == 1;
   return false;
 }
 

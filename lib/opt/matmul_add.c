@@ -38,7 +38,8 @@ ember_status emb_opt_matmul_add(emb_opt *o, int *changes) {
                    *yt = &g->vals[y].type;
     if (at->kind != EMBER_KIND_TENSOR || bt->kind != EMBER_KIND_TENSOR ||
         yt->kind != EMBER_KIND_TENSOR || at->rank != 2 || bt->rank != 2 ||
-        yt->rank != 2 || (at->dtype != EMBER_FLOAT && at->dtype != EMBER_DOUBLE))
+        yt->rank != 2 ||
+        (at->dtype != EMBER_FLOAT && at->dtype != EMBER_DOUBLE))
       continue;
     int j = emb_opt_sole_reader(o, y);
     if (j < 0) continue;

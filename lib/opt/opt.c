@@ -5,12 +5,13 @@
  * while they run; the sweep at the end removes those nodes and every node
  * whose outputs nobody reads, then renumbers the producers.
  */
+#include "opt/opt.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops/op.h"
-#include "opt/opt.h"
 
 /* Rounds of all passes at most; each round that changes nothing ends it.
  * One rewrite can enable another (a Transpose pair merged into an
@@ -177,9 +178,15 @@ bool emb_opt_infer_agrees(const emb_opt *o, const emb_node *n) {
   for (int k = 0; k < n->n_out; k++) emb_type_unknown(&out[k]);
   emb_diag scratch;
   emb_diag_clear(&scratch);
-  emb_infer_ctx c = {.node = n, .n_in = n->n_in, .in = in, .values = vals,
-                     .rvalues = NULL, .n_out = n->n_out, .out = out,
-                     .at_run = false, .diag = &scratch};
+  emb_infer_ctx c = {.node = n,
+                     .n_in = n->n_in,
+                     .in = in,
+                     .values = vals,
+                     .rvalues = NULL,
+                     .n_out = n->n_out,
+                     .out = out,
+                     .at_run = false,
+                     .diag = &scratch};
   if (n->def->infer(&c)) return false;
   for (int k = 0; k < n->n_out; k++)
     if (n->out[k] >= 0 && !emb_type_agrees(&out[k], &g->vals[n->out[k]].type))
@@ -225,7 +232,9 @@ ember_status emb_optimize(emb_ir *ir, emb_graph *g, emb_diag *d) {
       emb_opt_transpose, emb_opt_reshape, emb_opt_identity, emb_opt_convbn,
       emb_opt_matmul_add};
   if (!g->n_nodes) return EMBER_OK;
-  emb_opt o = {.ir = ir, .g = g, .d = d,
+  emb_opt o = {.ir = ir,
+               .g = g,
+               .d = d,
                .dead = calloc((size_t)g->n_nodes, sizeof(bool))};
   if (!o.dead) return emb_fail(d, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
   ember_status st = EMBER_OK;

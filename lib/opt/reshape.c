@@ -37,8 +37,7 @@ ember_status emb_opt_reshape(emb_opt *o, int *changes) {
     int64_t allowzero = 0;
     emb_diag scratch;
     emb_diag_clear(&scratch);
-    if (n->opset >= 14 &&
-        emb_attr_int(n, "allowzero", 0, &allowzero, &scratch))
+    if (n->opset >= 14 && emb_attr_int(n, "allowzero", 0, &allowzero, &scratch))
       continue;
     bool copies = false;
     for (size_t k = 0; k < emb_tensor_numel(shape); k++)

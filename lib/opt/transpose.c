@@ -54,8 +54,8 @@ static ember_status emb_merge(emb_opt *o, int i, int t1, bool *done) {
   int na = 0;
   for (int k = 0; k < n->n_attr; k++)
     if (strcmp(n->attrs[k].name, "perm") != 0) attrs[na++] = n->attrs[k];
-  attrs[na] = (emb_attr){.name = "perm", .type = EMB_ATTR_INTS,
-                         .n = (size_t)rank, .ints = perm};
+  attrs[na] = (emb_attr){
+      .name = "perm", .type = EMB_ATTR_INTS, .n = (size_t)rank, .ints = perm};
   na++;
   emb_node cand = *n;
   int in0 = x;
@@ -85,8 +85,7 @@ ember_status emb_opt_transpose(emb_opt *o, int *changes) {
   for (int i = 0; i < g->n_nodes; i++) {
     if (o->dead[i]) continue;
     const emb_node *n = &g->nodes[i];
-    if (!emb_opt_is(n, "Transpose") || n->n_in != 1 || n->in[0] < 0)
-      continue;
+    if (!emb_opt_is(n, "Transpose") || n->n_in != 1 || n->in[0] < 0) continue;
     int t1 = g->vals[n->in[0]].producer;
     if (t1 < 0 || o->dead[t1] || !emb_opt_is(&g->nodes[t1], "Transpose") ||
         g->nodes[t1].n_in != 1 || g->nodes[t1].in[0] < 0)

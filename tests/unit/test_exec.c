@@ -243,29 +243,34 @@ static void check_gemm_split(size_t m, size_t n, size_t k, bool ta, bool tb,
   memcpy(full, c0, m * n * sizeof *full);
   ember_f32_gemm(m, n, k, 0.75f, a, a_rs, a_cs, b, b_rs, b_cs, beta, full, n,
                  work);
-  static const size_t parts[] = {2, 3, 4, 6, 8, 16};
-  for (size_t q = 0; q < sizeof parts / sizeof parts[0]; q++) {
-    size_t pm, pn;
-    /* Both orientations: mostly rows, mostly columns. */
-    for (int orient = 0; orient < 2; orient++) {
-      emb_split2d(m, n, parts[q], orient ? 1.0 : 1e9, orient ? 1e9 : 1.0, &pm,
-                  &pn);
+  static const size_t cuts[][2] = {{2, 1}, {3, 1}, {8, 1}, {1, 2}, {1, 3},
+                                   {1, 8}, {2, 3}, {4, 4}};
+  ember_f32_gemm_tile tile = ember_f32_gemm_tile_of(ember_kernels_isa());
+  for (size_t q = 0; q < sizeof cuts / sizeof cuts[0]; q++) {
+    size_t pm = cuts[q][0], pn = cuts[q][1];
+    if ((pm > 1 && m / pm < EMB_TILE_MIN) || (pn > 1 && n / pn < EMB_TILE_MIN))
+      continue;
+    /* Blocks on the register tile (as the ops cut) and anywhere. */
+    for (int aligned = 0; aligned < 2; aligned++) {
+      size_t am = aligned ? tile.mr : 1, an = aligned ? tile.nr : 1;
+      if ((pm > 1 && m / pm < am) || (pn > 1 && n / pn < an)) continue;
       memcpy(tiled, c0, m * n * sizeof *tiled);
       for (size_t bm = 0; bm < pm; bm++)
         for (size_t bn = 0; bn < pn; bn++) {
-          size_t m0 = emb_block_start(m, pm, bm),
-                 m1 = emb_block_start(m, pm, bm + 1);
-          size_t n0 = emb_block_start(n, pn, bn),
-                 n1 = emb_block_start(n, pn, bn + 1);
+          size_t m0 = emb_block_start(m, pm, am, bm),
+                 m1 = emb_block_start(m, pm, am, bm + 1);
+          size_t n0 = emb_block_start(n, pn, an, bn),
+                 n1 = emb_block_start(n, pn, an, bn + 1);
           ember_f32_gemm(m1 - m0, n1 - n0, k, 0.75f, a + m0 * a_rs, a_rs, a_cs,
                          b + n0 * b_cs, b_rs, b_cs, beta, tiled + m0 * n + n0,
                          n, work);
         }
       char what[160];
       snprintf(what, sizeof what,
-               "isa %s, %zux%zux%zu%s%s beta %g in %zux%zu blocks",
+               "isa %s, %zux%zux%zu%s%s beta %g in %zux%zu blocks%s",
                ember_kernels_isa_name(ember_kernels_isa()), m, n, k,
-               ta ? " A'" : "", tb ? " B'" : "", (double)beta, pm, pn);
+               ta ? " A'" : "", tb ? " B'" : "", (double)beta, pm, pn,
+               aligned ? " on the tile" : "");
       expect_same_bits(full, tiled, m * n * sizeof *full, what);
     }
   }
@@ -504,7 +509,7 @@ static void test_matmul_gemm_same_bits_any_threads(void **state) {
                  13,
                  3,
                  {2, 2, 1},
-                 {{1, 512}, {1000, 512}, {1000}},
+                 {{1, 1024}, {1000, 1024}, {1000}},
                  {"transB", NULL},
                  {1},
                  {NULL},
@@ -526,7 +531,7 @@ static void test_matmul_gemm_same_bits_any_threads(void **state) {
                  1};
   check_node_threads(&d);
   /* MatMul of a vector: n == 1. */
-  node_case e = {"MatMul", 13,  2,     {2, 1}, {{900, 300}, {300}}, {NULL}, {0},
+  node_case e = {"MatMul", 13,  2,     {2, 1}, {{2000, 300}, {300}}, {NULL}, {0},
                  {NULL},   {0}, {{0}}, 1};
   check_node_threads(&e);
 }

@@ -9,6 +9,7 @@
  * computed here from the inputs, independently of the optimizer, and
  * the cases where a rewrite must not happen check that it did not.
  */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,10 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
-#include <dirent.h>
-#include <sys/stat.h>
 
 #include "ember/ember.h"
 #include "ir/infer.h"
@@ -269,9 +269,8 @@ static void check_graph(const emb_graph *g) {
     for (int k = 0; k < n->n_implicit; k++) uses[n->implicit[k]]++;
     for (int k = 0; k < n->n_out; k++)
       if (n->out[k] >= 0 && g->vals[n->out[k]].producer != i)
-        fail_msg("node %d (%s) writes '%s' whose producer is %d", i,
-                 n->op_type, g->vals[n->out[k]].name,
-                 g->vals[n->out[k]].producer);
+        fail_msg("node %d (%s) writes '%s' whose producer is %d", i, n->op_type,
+                 g->vals[n->out[k]].name, g->vals[n->out[k]].producer);
     for (int k = 0; k < n->n_attr; k++)
       if (n->attrs[k].type == 5) check_graph(n->attrs[k].g);
   }
@@ -285,8 +284,9 @@ static void check_graph(const emb_graph *g) {
       assert_true(p < g->n_nodes);
       for (int k = 0; k < g->nodes[p].n_out; k++)
         found |= g->nodes[p].out[k] == v;
-      if (!found) fail_msg("'%s' names producer %d, which does not write it",
-                           g->vals[v].name, p);
+      if (!found)
+        fail_msg("'%s' names producer %d, which does not write it",
+                 g->vals[v].name, p);
     }
   }
   for (int o = 0; o < g->n_outputs; o++) {
@@ -327,9 +327,9 @@ static void expect_ops(om *m, const char *want) {
 
 /* Load through the API, run with one float input "x" and compare the
  * first output with `want` (rank, dims and values). */
-static void expect_run(om *m, int x_rank, const int64_t *x_dims,
-                       const float *x, int rank, const int64_t *dims,
-                       const float *want, float tol) {
+static void expect_run(om *m, int x_rank, const int64_t *x_dims, const float *x,
+                       int rank, const int64_t *dims, const float *want,
+                       float tol) {
   size_t len;
   uint8_t *buf = om_pack(m, &len);
   ember_model *model;
@@ -725,7 +725,8 @@ static void test_conv_bn_folds(void **state) {
   double r[75];
   float want[75];
   ref_conv(cx, 2, 5, 5, cw, NULL, 3, 3, 1, r);
-  for (int i = 0; i < 75; i++) want[i] = relu((float)ref_bn(r[i], i / 25, 1e-3f));
+  for (int i = 0; i < 75; i++)
+    want[i] = relu((float)ref_bn(r[i], i / 25, 1e-3f));
   int64_t dy[4] = {1, 3, 5, 5};
   expect_run(m, 4, dx, cx, 4, dy, want, 1e-5f);
   om_free(m);
@@ -810,7 +811,8 @@ static void test_conv_read_twice_keeps_bn(void **state) {
   double r[75];
   float want[75];
   ref_conv(cx, 2, 5, 5, cw, NULL, 3, 3, 1, r);
-  for (int i = 0; i < 75; i++) want[i] = (float)(ref_bn(r[i], i / 25, 1e-5f) + r[i]);
+  for (int i = 0; i < 75; i++)
+    want[i] = (float)(ref_bn(r[i], i / 25, 1e-5f) + r[i]);
   int64_t dy[4] = {1, 3, 5, 5};
   expect_run(m, 4, dx, cx, 4, dy, want, 1e-5f);
   om_free(m);
@@ -847,6 +849,23 @@ static void test_bn_training_mode_is_not_folded(void **state) {
   add_conv(m, "x", "w", NULL, "c");
   add_bn(m, "c", "y", 1e-5f);
   om_attr_int(m, "training_mode", 1);
+  om_output(m, "y");
+  expect_ops(m, "Conv,BatchNormalization");
+  om_free(m);
+}
+
+static void test_overridable_bn_parameters_are_not_folded(void **state) {
+  (void)state;
+  /* An initializer also listed as a graph input may be replaced at run,
+   * so it is no constant to fold. */
+  conv_data();
+  om *m = om_new(15);
+  om_input(m, "x", EMBER_FLOAT, 4, dx);
+  om_input(m, "s", EMBER_FLOAT, 1, d3);
+  om_const(m, "w", EMBER_FLOAT, 4, dw, cw);
+  bn_consts(m);
+  add_conv(m, "x", "w", NULL, "c");
+  add_bn(m, "c", "y", 1e-5f);
   om_output(m, "y");
   expect_ops(m, "Conv,BatchNormalization");
   om_free(m);
@@ -893,7 +912,8 @@ static void mm_ref(const float *bias, int bias_rows, int bias_cols,
     for (int j = 0; j < 5; j++) {
       double s = 0;
       for (int k = 0; k < 3; k++) s += (double)ma[i * 3 + k] * mb[k * 5 + j];
-      s += bias[(bias_rows == 1 ? 0 : i) * bias_cols + (bias_cols == 1 ? 0 : j)];
+      s +=
+          bias[(bias_rows == 1 ? 0 : i) * bias_cols + (bias_cols == 1 ? 0 : j)];
       want[i * 5 + j] = (float)s;
     }
 }
@@ -1068,6 +1088,7 @@ int main(void) {
       cmocka_unit_test(test_conv_read_twice_keeps_bn),
       cmocka_unit_test(test_mul_along_width_is_not_folded),
       cmocka_unit_test(test_bn_training_mode_is_not_folded),
+      cmocka_unit_test(test_overridable_bn_parameters_are_not_folded),
       cmocka_unit_test(test_bn_absorbs_mul_and_add),
       cmocka_unit_test(test_matmul_add_becomes_gemm),
       cmocka_unit_test(test_matmul_add_full_bias_becomes_gemm),
