@@ -65,7 +65,7 @@ static void detect_x86(int *supported) {
                                  avx512bw && avx512vl && fma && avx2;
 #endif
   (void)avx2, (void)avx512f, (void)avx512dq, (void)avx512bw, (void)avx512vl;
-  (void)fma, (void)os_avx512;
+  (void)fma, (void)os_avx512, (void)supported;
 }
 #endif
 

@@ -26,12 +26,20 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Loops over registers must be unrolled completely, or the accumulators
+ * end up in memory (gcc and clang spell the request differently). */
+#ifdef __clang__
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* ROWS x (8 * NV) tile; bp rows are 8 * NV floats apart. */
 INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
                  const float *ap, const float *bp, float alpha, float beta,
                  float *c, size_t ldc) {
   if (beta != 0.0f) {
-#pragma GCC unroll 6
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       const char *ci = (const char *)(c + i * ldc);
       _mm_prefetch(ci, _MM_HINT_T0);
@@ -39,21 +47,21 @@ INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
     }
   }
   __m256 acc[6][2];
-#pragma GCC unroll 6
+  UNROLL
   for (int i = 0; i < ROWS; i++)
-#pragma GCC unroll 2
+    UNROLL
     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
 
   for (size_t p = 0; p < kc; p++) {
-    __m256 b[2];
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; v++) b[v] = _mm256_loadu_ps(bp + 8 * v);
-#pragma GCC unroll 6
+    /* Named registers rather than an array: clang keeps an array of
+     * vectors live across iterations in memory. */
+    __m256 b0 = _mm256_loadu_ps(bp);
+    __m256 b1 = NV > 1 ? _mm256_loadu_ps(bp + 8) : b0;
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       __m256 a = _mm256_broadcast_ss(ap + i);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++)
-        acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);
+      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+      if (NV > 1) acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
     }
     ap += MR;
     bp += 8 * NV;
@@ -61,18 +69,18 @@ INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
 
   if (alpha != 1.0f) {
     __m256 va = _mm256_set1_ps(alpha);
-#pragma GCC unroll 6
+    UNROLL
     for (int i = 0; i < ROWS; i++)
-#pragma GCC unroll 2
+      UNROLL
       for (int v = 0; v < NV; v++) acc[i][v] = _mm256_mul_ps(va, acc[i][v]);
   }
 
   __m256 vb = _mm256_set1_ps(beta);
   if (nr == 8u * NV) {
-#pragma GCC unroll 6
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       float *ci = c + i * ldc;
-#pragma GCC unroll 2
+      UNROLL
       for (int v = 0; v < NV; v++) {
         __m256 r = acc[i][v];
         if (beta == 1.0f)
@@ -87,13 +95,13 @@ INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
   /* Lane j of vector v is live when 8 * v + j < nr. */
   __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i mask[2];
-#pragma GCC unroll 2
+  UNROLL
   for (int v = 0; v < NV; v++)
     mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8 * v), lane);
-#pragma GCC unroll 6
+  UNROLL
   for (int i = 0; i < ROWS; i++) {
     float *ci = c + i * ldc;
-#pragma GCC unroll 2
+    UNROLL
     for (int v = 0; v < NV; v++) {
       __m256 r = acc[i][v];
       if (beta != 0.0f)

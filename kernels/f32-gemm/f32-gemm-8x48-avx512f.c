@@ -28,35 +28,45 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Loops over registers must be unrolled completely, or the accumulators
+ * end up in memory (gcc and clang spell the request differently). */
+#ifdef __clang__
+#define UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* ROWS x (16 * NV) tile; bp rows are 16 * NV floats apart. */
 INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
                  const float *ap, const float *bp, float alpha, float beta,
                  float *c, size_t ldc) {
   if (beta != 0.0f) {
-#pragma GCC unroll 8
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       const char *ci = (const char *)(c + i * ldc);
-#pragma GCC unroll 3
+      UNROLL
       for (int v = 0; v < NV; v++) _mm_prefetch(ci + 64 * v, _MM_HINT_T0);
       _mm_prefetch(ci + 64 * NV - 1, _MM_HINT_T0);
     }
   }
   __m512 acc[8][3];
-#pragma GCC unroll 8
+  UNROLL
   for (int i = 0; i < ROWS; i++)
-#pragma GCC unroll 3
+    UNROLL
     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
 
   for (size_t p = 0; p < kc; p++) {
-    __m512 b[3];
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(bp + 16 * v);
-#pragma GCC unroll 8
+    /* Named registers rather than an array: clang keeps an array of
+     * vectors live across iterations in memory. */
+    __m512 b0 = _mm512_loadu_ps(bp);
+    __m512 b1 = NV > 1 ? _mm512_loadu_ps(bp + 16) : b0;
+    __m512 b2 = NV > 2 ? _mm512_loadu_ps(bp + 32) : b0;
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       __m512 a = _mm512_set1_ps(ap[i]);
-#pragma GCC unroll 3
-      for (int v = 0; v < NV; v++)
-        acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);
+      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+      if (NV > 1) acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      if (NV > 2) acc[i][2] = _mm512_fmadd_ps(a, b2, acc[i][2]);
     }
     ap += MR;
     bp += 16 * NV;
@@ -64,18 +74,18 @@ INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
 
   if (alpha != 1.0f) {
     __m512 va = _mm512_set1_ps(alpha);
-#pragma GCC unroll 8
+    UNROLL
     for (int i = 0; i < ROWS; i++)
-#pragma GCC unroll 3
+      UNROLL
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_mul_ps(va, acc[i][v]);
   }
 
   __m512 vb = _mm512_set1_ps(beta);
   if (nr == 16u * NV) {
-#pragma GCC unroll 8
+    UNROLL
     for (int i = 0; i < ROWS; i++) {
       float *ci = c + i * ldc;
-#pragma GCC unroll 3
+      UNROLL
       for (int v = 0; v < NV; v++) {
         __m512 r = acc[i][v];
         if (beta == 1.0f)
@@ -88,15 +98,15 @@ INLINE void tile(const int ROWS, const int NV, size_t nr, size_t kc,
     return;
   }
   __mmask16 mask[3];
-#pragma GCC unroll 3
+  UNROLL
   for (int v = 0; v < NV; v++) {
     size_t left = nr > 16u * v ? nr - 16u * v : 0;
     mask[v] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1u);
   }
-#pragma GCC unroll 8
+  UNROLL
   for (int i = 0; i < ROWS; i++) {
     float *ci = c + i * ldc;
-#pragma GCC unroll 3
+    UNROLL
     for (int v = 0; v < NV; v++) {
       __m512 r = acc[i][v];
       if (beta != 0.0f)

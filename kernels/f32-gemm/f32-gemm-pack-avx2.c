@@ -73,3 +73,10 @@ void ember_f32_gemm_pack_a_mr6__avx2(size_t mc, size_t kc, const float *a,
         ap[p * 6 + i] = i < mr ? as[i * a_rs + p] : 0.0f;
   }
 }
+
+/* B stored n x k (b_rs == 1) into 16-column strips: see
+ * ember_pack_bt_avx. */
+void ember_f32_gemm_pack_bt_nr16__avx2(size_t kc, size_t nc, const float *b,
+                                       size_t b_cs, float *bp) {
+  ember_pack_bt_avx(16, 8, kc, nc, b, b_cs, bp);
+}

@@ -145,6 +145,14 @@ void ember_f32_gemm_pack_b_nr16__avx2(size_t kc, size_t nc, const float *b,
 void ember_f32_gemm_pack_b_nr48__avx512f(size_t kc, size_t nc, const float *b,
                                          size_t b_rs, float *bp);
 
+/* Packing of B stored transposed (b_rs == 1): B(p,j) = b[j*b_cs + p],
+ * otherwise as above. */
+void ember_f32_gemm_pack_bt_nr16__avx2(size_t kc, size_t nc, const float *b,
+                                       size_t b_cs, float *bp);
+void ember_f32_gemm_pack_bt_nr48__avx512f(size_t kc, size_t nc,
+                                          const float *b, size_t b_cs,
+                                          float *bp);
+
 /* Packing of A with contiguous rows (a_cs == 1) into MR-tall strips:
  * rows [0, mc) x columns [0, kc) of A(i,p) = a[i*a_rs + p], rows past mc
  * zero-filled. */
@@ -154,6 +162,33 @@ void ember_f32_gemm_pack_a_mr6__avx2(size_t mc, size_t kc, const float *a,
                                      size_t a_rs, float *ap);
 void ember_f32_gemm_pack_a_mr8__avx512f(size_t mc, size_t kc, const float *a,
                                         size_t a_rs, float *ap);
+
+/* Matrix-vector products for the GEMM shapes with one row or one column
+ * of C, reading the matrix in place (f32-gemv-*.c):
+ *   dot:  y[j*incy] = alpha * sum_p x[p] * mat[j*ldm + p] + beta * y[j*incy]
+ *   axpy: y[j] = alpha * sum_p x[p*incx] * mat[p*ldm + j] + beta * y[j]
+ * for j < n, p < k; beta == 0: y is not read. */
+typedef void (*ember_f32_gemv_dot_fn)(size_t n, size_t k, float alpha,
+                                      const float *x, const float *mat,
+                                      size_t ldm, float beta, float *y,
+                                      size_t incy);
+typedef void (*ember_f32_gemv_axpy_fn)(size_t n, size_t k, float alpha,
+                                       const float *x, size_t incx,
+                                       const float *mat, size_t ldm,
+                                       float beta, float *y);
+void ember_f32_gemv_dot__avx2(size_t n, size_t k, float alpha, const float *x,
+                              const float *mat, size_t ldm, float beta,
+                              float *y, size_t incy);
+void ember_f32_gemv_axpy__avx2(size_t n, size_t k, float alpha,
+                               const float *x, size_t incx, const float *mat,
+                               size_t ldm, float beta, float *y);
+void ember_f32_gemv_dot__avx512f(size_t n, size_t k, float alpha,
+                                 const float *x, const float *mat, size_t ldm,
+                                 float beta, float *y, size_t incy);
+void ember_f32_gemv_axpy__avx512f(size_t n, size_t k, float alpha,
+                                  const float *x, size_t incx,
+                                  const float *mat, size_t ldm, float beta,
+                                  float *y);
 
 /* The tile and blocking of an ISA's GEMM (as the driver uses it), for
  * tests that want to probe its edges; zero sizes when `isa` is not

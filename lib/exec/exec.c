@@ -187,7 +187,7 @@ static void emb_release(emb_frame *f, int v) {
   emb_value_clear(&f->vals[v]);
 }
 
-ember_status emb_exec_graph(emb_session *s, emb_frame *f) {
+static ember_status emb_exec_nodes(emb_session *s, emb_frame *f) {
   const emb_graph *g = f->g;
   for (int i = 0; i < g->n_nodes; i++) {
     const emb_node *n = &g->nodes[i];
@@ -228,6 +228,15 @@ ember_status emb_exec_graph(emb_session *s, emb_frame *f) {
     for (int k = 0; k < n->n_implicit; k++) emb_release(f, n->implicit[k]);
   }
   return EMBER_OK;
+}
+
+ember_status emb_exec_graph(emb_session *s, emb_frame *f) {
+  if (f->parent) return emb_exec_nodes(s, f);
+  /* The main graph: the pool's threads stay ready between nodes. */
+  emb_pool_begin(s->pool);
+  ember_status st = emb_exec_nodes(s, f);
+  emb_pool_end(s->pool);
+  return st;
 }
 
 ember_status emb_run_subgraph(emb_run_ctx *c, const emb_graph *g, int n_in,

@@ -6,10 +6,11 @@
  * claimed with an atomic counter, and emb_pool_run returns once every
  * index ran and every worker has let go of the loop (a barrier), so the
  * next loop may reuse everything.  Idle workers sleep on a condition
- * variable (after a short bounded spin, EMB_POOL_SPIN); nothing is
- * allocated per loop.  A session is used by one thread at a time, so a
- * pool has one caller; a loop started from inside one of its own tasks
- * (an operator nested in a task) runs inline instead of deadlocking.
+ * variable after polling for a short while (longer during a session run,
+ * emb_pool_begin / emb_pool_end); nothing is allocated per loop.  A
+ * session is used by one thread at a time, so a pool has one caller; a
+ * loop started from inside one of its own tasks (an operator nested in a
+ * task) runs inline instead of deadlocking.
  */
 #ifndef EMBER_THREADPOOL_H
 #define EMBER_THREADPOOL_H
@@ -41,6 +42,12 @@ void emb_pool_free(emb_pool *pool);
 
 /* Threads of the pool, the caller included (1 for NULL). */
 int emb_pool_threads(const emb_pool *pool);
+
+/* A run (a burst of loops, one session run) begins / ends: in between,
+ * threads that wait for the next loop, or for the end of the current one,
+ * poll longer before they sleep (see threadpool.c).  NULL is a no-op. */
+void emb_pool_begin(emb_pool *pool);
+void emb_pool_end(emb_pool *pool);
 
 /* Call fn(arg, i, thread) for every i in [0, n) and return when all calls
  * are done; their effects are then visible to the caller.  Inline, with

@@ -116,22 +116,31 @@ static void ew_walk_task(void *arg, size_t t, int thread) {
                 emb_block_start(w->total, w->parts, 16, t + 1));
 }
 
-/* Outputs below this many elements are not worth waking threads for. */
+/* Outputs below this many elements are not worth waking threads for:
+ * EW_PAR_MIN for the operators that call into libm (exp, tanh, erf, the
+ * trigonometric functions, Pow), which cost tens of cycles per element;
+ * EW_PAR_MIN_CHEAP for the rest, which move memory more than they
+ * compute.  Measured on a shared 2-vCPU VM with per-run output
+ * allocations: Sigmoid on 64K to 4M floats ran 1.4 to 1.8 times faster on
+ * two threads, Relu and Add no faster below 1M floats (ResNet-50 lost 4%
+ * splitting its Relus). */
 #define EW_PAR_MIN ((size_t)1 << 16)
+#define EW_PAR_MIN_CHEAP ((size_t)1 << 20)
 
 /* Tasks for an elementwise loop over n elements (1: run inline). */
-static size_t ew_parts(emb_run_ctx *c, size_t n) {
-  if (!c || n < EW_PAR_MIN) return 1;
+static size_t ew_parts(emb_run_ctx *c, size_t n, bool heavy) {
+  if (!c || n < (heavy ? EW_PAR_MIN : EW_PAR_MIN_CHEAP)) return 1;
   return emb_tile_parts(n, EMB_TILE_MIN_ELEMS, emb_run_threads(c));
 }
 
 /* Fill out (row-major, dims od) from nin inputs.  Shapes were checked by
  * infer, so every input is broadcastable to od.  With c (NULL: inline, for
  * row functions that use ctx) large outputs are cut into ranges of
- * elements run in parallel; row functions compute each element on its
+ * elements run in parallel (from a smaller size when the row function is
+ * `heavy`, see EW_PAR_MIN); row functions compute each element on its
  * own, so the cut never changes a result. */
-static void ew_iterate(emb_run_ctx *c, int nin, const ew_opnd *in, int orank,
-                       const int64_t *od, void *out, size_t oesize,
+static void ew_iterate(emb_run_ctx *c, bool heavy, int nin, const ew_opnd *in,
+                       int orank, const int64_t *od, void *out, size_t oesize,
                        ew_rowfn fn, void *ctx) {
   ew_walk w;
   size_t total = ew_numel(orank, od);
@@ -186,7 +195,7 @@ static void ew_iterate(emb_run_ctx *c, int nin, const ew_opnd *in, int orank,
     for (int i = 0; i < nin; i++) w.st[i][0] = w.adv[i];
   }
   w.inner = (size_t)w.dims[w.r - 1];
-  w.parts = ew_parts(c, total);
+  w.parts = ew_parts(c, total, heavy);
   if (w.parts > 1)
     emb_parallel_for(c, w.parts, ew_walk_task, &w);
   else
@@ -584,15 +593,34 @@ static void ew_un_task(void *arg, size_t t, int thread) {
   j->fn(e1 - e0, j->x + e0 * j->xes, j->y + e0 * j->yes, j->p);
 }
 
-static void ew_unary(emb_run_ctx *c, ew_unfn fn, const emb_tensor *x,
-                     emb_tensor *y, const ew_prm *p) {
+static void ew_unary(emb_run_ctx *c, bool heavy, ew_unfn fn,
+                     const emb_tensor *x, emb_tensor *y, const ew_prm *p) {
   size_t n = emb_tensor_numel(x);
-  ew_un_job j = {fn, x->data, y->data, (size_t)emb_dtype_bits(x->dtype) / 8,
-                 (size_t)emb_dtype_bits(y->dtype) / 8, n, ew_parts(c, n), p};
+  ew_un_job j = {fn,
+                 x->data,
+                 y->data,
+                 (size_t)emb_dtype_bits(x->dtype) / 8,
+                 (size_t)emb_dtype_bits(y->dtype) / 8,
+                 n,
+                 ew_parts(c, n, heavy),
+                 p};
   if (j.parts > 1)
     emb_parallel_for(c, j.parts, ew_un_task, &j);
   else if (n)
     fn(n, x->data, y->data, p);
+}
+
+/* The unary operators whose functions call into libm (see EW_PAR_MIN). */
+static bool ew_un_heavy(const ew_unfn *tbl) {
+  static const ew_unfn *const heavy[] = {
+      ew_sigmoid_tbl, ew_tanh_tbl,  ew_erf_tbl,   ew_exp_tbl,   ew_log_tbl,
+      ew_softplus_tbl, ew_elu_tbl,  ew_selu_tbl,  ew_celu_tbl,  ew_mish_tbl,
+      ew_swish_tbl,   ew_gelu_tbl,  ew_acos_tbl,  ew_acosh_tbl, ew_asin_tbl,
+      ew_asinh_tbl,   ew_atan_tbl,  ew_atanh_tbl, ew_cos_tbl,   ew_cosh_tbl,
+      ew_sin_tbl,     ew_sinh_tbl,  ew_tan_tbl};
+  for (size_t i = 0; i < sizeof heavy / sizeof heavy[0]; i++)
+    if (heavy[i] == tbl) return true;
+  return false;
 }
 
 static ember_status ew_un_run(emb_run_ctx *c, const ew_unfn *tbl) {
@@ -603,7 +631,8 @@ static ember_status ew_un_run(emb_run_ctx *c, const ew_unfn *tbl) {
     return emb_op_fail(c->diag, c->node, EMBER_ERR_UNSUPPORTED,
                        "element type %s is not supported",
                        ember_dtype_name(x->dtype));
-  ew_unary(c, fn, x, y, c->node->state ? c->node->state : &ew_prm_none);
+  ew_unary(c, ew_un_heavy(tbl), fn, x, y,
+           c->node->state ? c->node->state : &ew_prm_none);
   return EMBER_OK;
 }
 
@@ -880,7 +909,7 @@ static ember_status ew_clip_run(emb_run_ctx *c) {
         p.hi = b->data;
     }
   }
-  ew_unary(c, fn, x, y, &p);
+  ew_unary(c, false, fn, x, y, &p);
   return EMBER_OK;
 }
 
@@ -1189,7 +1218,7 @@ static ember_status ew_bin_run(emb_run_ctx *c, const ew_rowfn *tbl) {
     in[1].rank = a->rank;
     in[1].dims = bdims;
   }
-  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, false, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1398,7 +1427,7 @@ static ember_status ew_pow_run(emb_run_ctx *c) {
     in[1].rank = a->rank;
     in[1].dims = bdims;
   }
-  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, true, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1462,7 +1491,7 @@ static ember_status ew_prelu_run(emb_run_ctx *c) {
     in[1].rank = x->rank;
     in[1].dims = sdims;
   }
-  ew_iterate(c, 2, in, o->rank, o->dims, o->data,
+  ew_iterate(c, false, 2, in, o->rank, o->dims, o->data,
              (size_t)emb_dtype_bits(o->dtype) / 8, fn, NULL);
   return EMBER_OK;
 }
@@ -1535,16 +1564,16 @@ static ember_status ew_var_run(emb_run_ctx *c, const ew_rowfn *tbl) {
                          ember_dtype_name(a->dtype));
   if (c->n_in == 1) {
     ew_opnd in = ew_opnd_of(a);
-    ew_iterate(c, 1, &in, o->rank, o->dims, o->data, oes, ew_copy_fn(oes),
-               NULL);
+    ew_iterate(c, false, 1, &in, o->rank, o->dims, o->data, oes,
+               ew_copy_fn(oes), NULL);
     return EMBER_OK;
   }
   ew_opnd in[2] = {ew_opnd_of(a), ew_opnd_of(emb_in_t(c, 1))};
-  ew_iterate(c, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
+  ew_iterate(c, false, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
   for (int i = 2; i < c->n_in; i++) {
     in[0] = ew_opnd_of(o);
     in[1] = ew_opnd_of(emb_in_t(c, i));
-    ew_iterate(c, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
+    ew_iterate(c, false, 2, in, o->rank, o->dims, o->data, oes, fn, NULL);
   }
   return EMBER_OK;
 }
@@ -1667,8 +1696,8 @@ static ember_status ew_where_run(emb_run_ctx *c) {
   ew_opnd in[3] = {ew_opnd_of(cd), ew_opnd_of(x), ew_opnd_of(y)};
   bool oom = false;
   /* Strings allocate and report through ctx: those run inline. */
-  ew_iterate(x->dtype == EMBER_STRING ? NULL : c, 3, in, o->rank, o->dims,
-             o->data, es, fn, &oom);
+  ew_iterate(x->dtype == EMBER_STRING ? NULL : c, false, 3, in, o->rank,
+             o->dims, o->data, es, fn, &oom);
   if (oom)
     return emb_op_fail(c->diag, c->node, EMBER_ERR_OUT_OF_MEMORY,
                        "out of memory copying strings");

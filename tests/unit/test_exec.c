@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -132,10 +133,73 @@ static void test_pool_runs_every_index_once(void **state) {
 
 static void test_pool_many_back_to_back_loops(void **state) {
   (void)state;
-  /* Short loops in a row, the pattern of a model's nodes. */
+  /* Short loops in a row, the pattern of a model's nodes: outside a run,
+   * inside runs (where waiting threads poll longer), and runs ended with
+   * the workers still polling. */
   emb_pool *pool = emb_pool_create(4);
   assert_non_null(pool);
   for (int rep = 0; rep < 2000; rep++) run_and_count(pool, (size_t)(rep % 9));
+  for (int run = 0; run < 20; run++) {
+    emb_pool_begin(pool);
+    for (int rep = 0; rep < 100; rep++)
+      run_and_count(pool, (size_t)((rep + run) % 11));
+    emb_pool_end(pool);
+  }
+  run_and_count(pool, 1000);
+  emb_pool_free(pool);
+  /* NULL pools accept both. */
+  emb_pool_begin(NULL);
+  emb_pool_end(NULL);
+}
+
+/* Two kinds of loop in alternation, whose iterations on workers sometimes
+ * stall (as a descheduled thread would): the caller then runs the rest
+ * alone, and a late worker must never run a chunk of a finished loop or of
+ * the next one. */
+typedef struct late_job {
+  atomic_int hits[600];
+  int kind;
+  atomic_int wrong;
+} late_job;
+
+static void late_task_a(void *arg, size_t i, int thread) {
+  late_job *j = arg;
+  if (j->kind != 0) atomic_store(&j->wrong, 1);
+  if (thread != 0 && i % 7 == 0) {
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  atomic_fetch_add(&j->hits[i], 1);
+}
+
+static void late_task_b(void *arg, size_t i, int thread) {
+  late_job *j = arg;
+  if (j->kind != 1) atomic_store(&j->wrong, 1);
+  (void)thread;
+  atomic_fetch_add(&j->hits[i], 1);
+}
+
+static void test_pool_late_workers(void **state) {
+  (void)state;
+  static late_job jobs[2];
+  emb_pool *pool = emb_pool_create(3);
+  assert_non_null(pool);
+  for (int rep = 0; rep < 300; rep++) {
+    late_job *j = &jobs[rep % 2];
+    size_t n = 1 + (size_t)(rep * 37) % 599;
+    j->kind = rep % 2;
+    atomic_init(&j->wrong, 0);
+    for (size_t i = 0; i < 600; i++) atomic_init(&j->hits[i], 0);
+    if (rep % 5 == 0) emb_pool_begin(pool);
+    emb_pool_run(pool, n, rep % 2 ? late_task_b : late_task_a, j);
+    if (rep % 5 == 4) emb_pool_end(pool);
+    for (size_t i = 0; i < 600; i++)
+      if (atomic_load(&j->hits[i]) != (i < n ? 1 : 0))
+        fail_msg("loop %d (n %zu): index %zu ran %d times", rep, n, i,
+                 atomic_load(&j->hits[i]));
+    assert_int_equal(atomic_load(&j->wrong), 0);
+  }
+  emb_pool_end(pool);
   emb_pool_free(pool);
 }
 
@@ -574,15 +638,21 @@ static void test_pool_and_elementwise_same_bits_any_threads(void **state) {
                  {{0}},
                  1};
   check_node_threads(&c);
-  /* Broadcast along channels: the strided walk, cut mid-row. */
-  node_case d = {"Add",  14,  2,      {4, 3}, {{1, 64, 50, 51}, {64, 1, 1}},
+  /* Broadcast along channels: the strided walk, cut mid-row (cheap
+   * operators are cut from 1M elements on). */
+  node_case d = {"Add",  14,  2,      {4, 3}, {{1, 64, 130, 131}, {64, 1, 1}},
                  {NULL}, {0}, {NULL}, {0},    {{0}},
                  1};
   check_node_threads(&d);
-  node_case e = {"Mul",  14,  2,      {3, 3}, {{64, 40, 50}, {64, 40, 50}},
+  node_case e = {"Mul",  14,  2,      {3, 3}, {{64, 130, 131}, {64, 130, 131}},
                  {NULL}, {0}, {NULL}, {0},    {{0}},
                  1};
   check_node_threads(&e);
+  /* Pow calls into libm: cut from 64K elements on. */
+  node_case g = {"Pow",  15,  2,      {3, 1}, {{8, 100, 101}, {1}},
+                 {NULL}, {0}, {NULL}, {0},    {{0}},
+                 1};
+  check_node_threads(&g);
   node_case f = {"Sigmoid", 13,  1,     {4}, {{1, 64, 56, 56}}, {NULL}, {0},
                  {NULL},    {0}, {{0}}, 1};
   check_node_threads(&f);
@@ -628,6 +698,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pool_runs_every_index_once),
       cmocka_unit_test(test_pool_many_back_to_back_loops),
+      cmocka_unit_test(test_pool_late_workers),
       cmocka_unit_test(test_pool_size_is_clamped),
       cmocka_unit_test(test_pool_nested_loop_runs_inline),
       cmocka_unit_test(test_pool_null_runs_inline),

@@ -1,7 +1,11 @@
 /*
  * Kernel tests (kernels/): each kernel against a direct reference written
- * here, at and around its tile and block edges, with transposed strides,
- * alpha/beta combinations, empty and size-1 shapes.
+ * here (double precision for GEMM), at and around its tile and block
+ * edges, with transposed and general strides, alpha/beta combinations
+ * (beta = 0 over NaN), empty and size-1 shapes.  The GEMM runs with every
+ * ISA forced in turn (kernels/isa.h; an ISA this machine lacks is skipped
+ * with a message), through the dispatched entry point and both pre-packed
+ * forms, and each micro-kernel is checked on its own.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -55,17 +59,23 @@ static void check_gemm_way(enum gemm_way way, size_t m, size_t n, size_t k,
   }
   /* The full operands (A is mt x k, B is k x nt when packed that way). */
   size_t am = way == WAY_PACKED_A ? mt : m, bn = way == WAY_PACKED_B ? nt : n;
-  float *a = malloc((am * k + 1) * sizeof *a), *b = malloc((k * bn + 1) * sizeof *b);
+  /* A is am x k stored row-major (ta 0), column-major (ta 1) or with
+   * both strides > 1 (ta 2); B is k x bn likewise (tb 2: both > 1). */
+  size_t a_rs = ta == 0 ? k : ta == 1 ? 1 : 2 * k + 3;
+  size_t a_cs = ta == 0 ? 1 : ta == 1 ? am : 2;
+  size_t b_rs = tb == 0 ? bn : tb == 1 ? 1 : 3;
+  size_t b_cs = tb == 0 ? 1 : tb == 1 ? k : 3 * k + 1;
+  size_t asz = am && k ? (am - 1) * a_rs + (k - 1) * a_cs + 1 : 0;
+  size_t bsz = bn && k ? (k - 1) * b_rs + (bn - 1) * b_cs + 1 : 0;
+  float *a = malloc((asz + 1) * sizeof *a);
+  float *b = malloc((bsz + 1) * sizeof *b);
   float *c = malloc((m * n + 1) * sizeof *c), *r = malloc((m * n + 1) * sizeof *r);
   float *w = malloc((ember_f32_gemm_work_floats(m, n, k) + 1) * sizeof *w);
-  for (size_t i = 0; i < am * k; i++) a[i] = frand(&seed);
-  for (size_t i = 0; i < k * bn; i++) b[i] = frand(&seed);
+  for (size_t i = 0; i < asz; i++) a[i] = frand(&seed);
+  for (size_t i = 0; i < bsz; i++) b[i] = frand(&seed);
   for (size_t i = 0; i < m * n; i++) c[i] = r[i] = frand(&seed);
   if (beta == 0)
     for (size_t i = 0; i < m * n; i++) c[i] = NAN; /* must not be read */
-  /* A is am x k stored row-major, or k x am when "transposed". */
-  size_t a_rs = ta ? 1 : k, a_cs = ta ? am : 1;
-  size_t b_rs = tb ? 1 : bn, b_cs = tb ? k : 1;
   size_t row0 = 0, col0 = 0;
   if (way == WAY_PACKED_B) {
     packed = malloc(ember_f32_gemm_packed_b_floats(nt, k) * sizeof *packed);
@@ -163,9 +173,8 @@ static void test_gemm_empty_k(void **state) {
  * alpha/beta combinations (beta = 0 over NaN), k = 0 and size-1 shapes. */
 static void check_isa_gemm(int isa) {
   ember_f32_gemm_tile t = ember_f32_gemm_tile_of(isa);
-  size_t mr = t.mr ? t.mr : EMBER_F32_GEMM_MR, nr = t.nr ? t.nr : EMBER_F32_GEMM_NR;
-  size_t mc = t.mc ? t.mc : EMBER_F32_GEMM_MC, kc = t.kc ? t.kc : EMBER_F32_GEMM_KC;
-  size_t nc = t.nc ? t.nc : EMBER_F32_GEMM_NC;
+  size_t mr = t.mr, nr = t.nr, mc = t.mc, kc = t.kc, nc = t.nc;
+  assert_true(mr && nr && mc && kc && nc);
   const size_t ms[] = {1, 2, mr - 1, mr, mr + 1, 2 * mr + 3};
   const size_t ns[] = {1, 3, nr / 3 + 1, nr - 1, nr, nr + 1, 2 * nr + 5};
   const size_t ks[] = {0, 1, 7, 33};
@@ -181,6 +190,15 @@ static void check_isa_gemm(int isa) {
                          (int)(seed & 1), (int)((seed >> 1) & 1),
                          alphas[(i + p) % 2], betas[(j + p) % 3], seed);
         }
+  /* Operands with no unit stride (the portable packing paths). */
+  for (int way = WAY_DISPATCH; way <= WAY_PACKED_A; way++) {
+    check_gemm_way((enum gemm_way)way, 2 * mr + 1, 2 * nr + 3, 37, 2, 2, 1.0f,
+                   0.5f, 20);
+    check_gemm_way((enum gemm_way)way, mr + 2, nr - 1, 9, 2, 0, -1.0f, 0.0f,
+                   21);
+    check_gemm_way((enum gemm_way)way, mr - 1, nr + 5, 18, 1, 2, 2.0f, 1.0f,
+                   22);
+  }
   /* Cache-block edges: one past MC rows, KC depth, NC columns, and
    * depths over two K slices (the later slices accumulate with beta 1). */
   for (int way = WAY_DISPATCH; way <= WAY_PACKED_A; way++) {
@@ -192,10 +210,20 @@ static void check_isa_gemm(int isa) {
                    1, 1.0f, 1.0f, 9);
     check_gemm_way((enum gemm_way)way, 3, nc - 1, 5, 1, 1, -1.0f, 0.0f, 10);
   }
-  /* The shapes the reference's matrix-vector path takes. */
-  check_gemm_way(WAY_DISPATCH, 1, 300, 70, 0, 0, 1.0f, 0.0f, 11);
-  check_gemm_way(WAY_DISPATCH, 1, 300, 70, 0, 1, 1.0f, 1.0f, 12);
-  check_gemm_way(WAY_DISPATCH, 300, 1, 70, 0, 0, 2.0f, 0.5f, 13);
+  /* The matrix-vector shapes (read in place, not packed): both layouts
+   * of B for one row of C, one column of C, each with full vectors and
+   * every kind of tail. */
+  const size_t gn[] = {1, 5, 63, 77, 129, 200, 300};
+  const size_t gk[] = {1, 6, 45, 70, 129};
+  for (size_t i = 0; i < sizeof gn / sizeof *gn; i++)
+    for (size_t p = 0; p < sizeof gk / sizeof *gk; p++) {
+      float beta = betas[(i + p) % 3];
+      check_gemm_way(WAY_DISPATCH, 1, gn[i], gk[p], 0, 0, 1.0f, beta, 11);
+      check_gemm_way(WAY_DISPATCH, 1, gn[i], gk[p], 0, 1, -2.0f, beta, 12);
+      check_gemm_way(WAY_DISPATCH, gn[i], 1, gk[p], 0, 0, 0.5f, beta, 13);
+      check_gemm_way(WAY_DISPATCH, gn[i], 1, gk[p], 1, 1, 1.0f, beta, 13);
+    }
+  check_gemm_way(WAY_DISPATCH, 1, 2100, 9, 0, 0, 0.5f, 0.25f, 14);
   check_gemm_way(WAY_PACKED_B, 1, 300, 70, 0, 0, 1.0f, 0.0f, 14);
   /* k == 0 and alpha == 0: C = beta * C, NaN-free when beta is 0. */
   float c[6] = {1, 2, 3, 4, 5, NAN}, w[64];
