@@ -137,7 +137,8 @@ void ember_f32_gemm_ukernel_8x16__avx512f(size_t mr, size_t nr, size_t kc,
 
 /* Packing of B with contiguous rows (b_cs == 1) into NR-wide strips
  * (layout in f32-gemm-driver.c): rows [0, kc) x columns [0, nc) of
- * B(p,j) = b[p*b_rs + j], columns past nc zero-filled. */
+ * B(p,j) = b[p*b_rs + j]; the last strip is only as wide as the ISA's
+ * narrowest micro-kernel step requires, zero-filled past nc. */
 typedef void (*ember_f32_gemm_pack_b_fn)(size_t kc, size_t nc, const float *b,
                                          size_t b_rs, float *bp);
 void ember_f32_gemm_pack_b_nr16__avx2(size_t kc, size_t nc, const float *b,
