@@ -407,3 +407,36 @@ void optest_expect_i64(const emb_value *v, int rank, const int64_t *dims,
       fail_msg("element %zu: got %lld, expected %lld", i, (long long)got[i],
                (long long)expect[i]);
 }
+
+void optest_must_run(optest *t) {
+  ember_status st = optest_run(t);
+  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
+}
+
+void optest_must_fail(optest *t, ember_status want, const char *part) {
+  ember_status st = optest_run(t);
+  const char *msg = optest_errmsg(t);
+  if (st != want)
+    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
+  if (!strstr(msg, "'n0'"))
+    fail_msg("message '%s' does not name the node", msg);
+  if (part && !strstr(msg, part))
+    fail_msg("message '%s' lacks '%s'", msg, part);
+}
+
+const emb_tensor *optest_out(optest *t, int i, int32_t dtype, int rank,
+                             const int64_t *dims) {
+  const emb_value *v = optest_output(t, i);
+  assert_int_equal(v->kind, EMB_VK_TENSOR);
+  if (v->t.dtype != dtype)
+    fail_msg("output %d has type %s, expected %s", i,
+             ember_dtype_name(v->t.dtype), ember_dtype_name(dtype));
+  if (v->t.rank != rank)
+    fail_msg("output %d has rank %d, expected %d", i, (int)v->t.rank, rank);
+  for (int k = 0; k < rank; k++)
+    if (v->t.dims[k] != dims[k])
+      fail_msg("output %d dimension %d is %lld, expected %lld", i, k,
+               (long long)v->t.dims[k], (long long)dims[k]);
+  return &v->t;
+}
+

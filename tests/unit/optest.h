@@ -46,6 +46,15 @@ const emb_value *optest_output(optest *t, int i);
 const char *optest_errmsg(optest *t);
 void optest_free(optest *t);
 
+/* Run, failing the cmocka test with the message if the run fails. */
+void optest_must_run(optest *t);
+/* The run must fail with `want`, the message naming the node ('n0') and,
+ * unless part is NULL, containing `part`. */
+void optest_must_fail(optest *t, ember_status want, const char *part);
+/* Output i, which must be a tensor of this type and shape. */
+const emb_tensor *optest_out(optest *t, int i, int32_t dtype, int rank,
+                             const int64_t *dims);
+
 /* Compare helpers for tests: fail the cmocka test with the first
  * differing index and both values. */
 void optest_expect_f32(const emb_value *v, int rank, const int64_t *dims,

@@ -22,12 +22,11 @@
 
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_run optest_must_run
+
 /* ------------------------------------------------------------ helpers */
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
 /* The run must fail with `want`, and the message must name the node and
  * contain `part`. */

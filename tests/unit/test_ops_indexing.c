@@ -26,40 +26,15 @@
 #include "ops/op.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define out_t optest_out
+#define must_fail optest_must_fail
+#define must_run optest_must_run
+
 /* ------------------------------------------------------------ helpers */
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
-/* The run must fail with `want`, naming the node, and mention `part`. */
-static void must_fail(optest *t, ember_status want, const char *part) {
-  ember_status st = optest_run(t);
-  const char *msg = optest_errmsg(t);
-  if (st != want)
-    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
-  if (!strstr(msg, "'n0'"))
-    fail_msg("message '%s' does not name the node", msg);
-  if (part && !strstr(msg, part))
-    fail_msg("message '%s' lacks '%s'", msg, part);
-}
 
-static const emb_tensor *out_t(optest *t, int i, int32_t dtype, int rank,
-                               const int64_t *dims) {
-  const emb_value *v = optest_output(t, i);
-  assert_int_equal(v->kind, EMB_VK_TENSOR);
-  if (v->t.dtype != dtype)
-    fail_msg("output %d has type %s, expected %s", i,
-             ember_dtype_name(v->t.dtype), ember_dtype_name(dtype));
-  if (v->t.rank != rank)
-    fail_msg("output %d has rank %d, expected %d", i, (int)v->t.rank, rank);
-  for (int k = 0; k < rank; k++)
-    if (v->t.dims[k] != dims[k])
-      fail_msg("output %d dimension %d is %lld, expected %lld", i, k,
-               (long long)v->t.dims[k], (long long)dims[k]);
-  return &v->t;
-}
 
 static size_t numel(int rank, const int64_t *dims) {
   size_t n = 1;

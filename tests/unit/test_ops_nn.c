@@ -29,6 +29,10 @@
 #include "ops/op.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_fail optest_must_fail
+#define must_run optest_must_run
+
 extern const emb_opdef emb_op_conv, emb_op_gemm, emb_op_maxpool,
     emb_op_batchnormalization, emb_op_softmax;
 
@@ -54,22 +58,8 @@ static size_t numel(int rank, const int64_t *dims) {
   return n;
 }
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
 /* The run must fail with `want`, naming the node, mentioning `part`. */
-static void must_fail(optest *t, ember_status want, const char *part) {
-  ember_status st = optest_run(t);
-  const char *msg = optest_errmsg(t);
-  if (st != want)
-    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
-  if (!strstr(msg, "'n0'"))
-    fail_msg("message '%s' does not name the node", msg);
-  if (part && !strstr(msg, part))
-    fail_msg("message '%s' lacks '%s'", msg, part);
-}
 
 /* Output i, checked for dtype and shape. */
 static const emb_tensor *out_t(optest *t, int i, int32_t dtype, int rank,

@@ -27,6 +27,10 @@
 #include "ops/rng.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_fail optest_must_fail
+#define must_run optest_must_run
+
 extern const emb_opdef emb_op_randomnormal, emb_op_randomuniform,
     emb_op_randomnormallike, emb_op_randomuniformlike, emb_op_bernoulli,
     emb_op_multinomial, emb_op_dropout;
@@ -36,22 +40,7 @@ extern const emb_opdef emb_op_randomnormal, emb_op_randomuniform,
 
 /* ------------------------------------------------------------ helpers */
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
-/* The run must fail with `want`, naming the node, and mention `part`. */
-static void must_fail(optest *t, ember_status want, const char *part) {
-  ember_status st = optest_run(t);
-  const char *msg = optest_errmsg(t);
-  if (st != want)
-    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
-  if (!strstr(msg, "'n0'"))
-    fail_msg("message '%s' does not name the node", msg);
-  if (part && !strstr(msg, part))
-    fail_msg("message '%s' lacks '%s'", msg, part);
-}
 
 /* Output 0 must be a tensor of this type and shape. */
 static const emb_tensor *out_tensor(optest *t, int i, int32_t dtype,

@@ -25,6 +25,10 @@
 #include "f64-fft/f64-fft.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_fail optest_must_fail
+#define must_run optest_must_run
+
 static const double PI = 3.14159265358979323846;
 
 /* ------------------------------------------------------------ helpers */
@@ -43,21 +47,7 @@ static size_t numel(int rank, const int64_t *dims) {
   return n;
 }
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
-static void must_fail(optest *t, ember_status want, const char *part) {
-  ember_status st = optest_run(t);
-  const char *msg = optest_errmsg(t);
-  if (st != want)
-    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
-  if (!strstr(msg, "'n0'"))
-    fail_msg("message '%s' does not name the node", msg);
-  if (part && !strstr(msg, part))
-    fail_msg("message '%s' lacks '%s'", msg, part);
-}
 
 /* sum_j x[j] e^{sign 2 pi i jk/n} for the n complex values at x (stride 2
  * doubles), into y. */

@@ -23,28 +23,17 @@
 #include "ops/op.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_fail optest_must_fail
+#define must_run optest_must_run
+
 extern const emb_opdef emb_op_adam;
 
 #define DOMAIN "ai.onnx.preview.training"
 
 /* ------------------------------------------------------------ helpers */
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
-/* The run must fail with `want`, naming the node, and mention `part`. */
-static void must_fail(optest *t, ember_status want, const char *part) {
-  ember_status st = optest_run(t);
-  const char *msg = optest_errmsg(t);
-  if (st != want)
-    fail_msg("status %d, expected %d (message: %s)", (int)st, (int)want, msg);
-  if (!strstr(msg, "'n0'"))
-    fail_msg("message '%s' does not name the node", msg);
-  if (part && !strstr(msg, part))
-    fail_msg("message '%s' lacks '%s'", msg, part);
-}
 
 static optest *new_op(const char *op) {
   optest *t = optest_new(op, 18);

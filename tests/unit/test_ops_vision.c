@@ -25,12 +25,11 @@
 #include "ops/op.h"
 #include "optest.h"
 
+/* Shared harness helpers (tests/unit/optest.c). */
+#define must_run optest_must_run
+
 /* ------------------------------------------------------------ helpers */
 
-static void must_run(optest *t) {
-  ember_status st = optest_run(t);
-  if (st) fail_msg("run failed (%d): %s", (int)st, optest_errmsg(t));
-}
 
 static void must_fail(optest *t, ember_status want, const char *part) {
   ember_status st = optest_run(t);
