@@ -653,18 +653,23 @@ ember_status ember_session_run(ember_session *s, size_t n_inputs,
   for (size_t i = 0; i < n_outputs; i++)
     for (int j = 0; outputs[i].data && j < g->n_outputs; j++)
       if (outputs[i].data == s->prev_out[j]) outputs[i].data = NULL;
-  ember_value *vals = NULL;
-  if (n_inputs) {
+  /* Wrap the tensors as values; on the stack for the usual handful of
+   * inputs, so a run allocates nothing here. */
+  ember_value stack_vals[16] = {{0}};
+  ember_value *vals = stack_vals;
+  if (n_inputs > 16) {
     vals = calloc(n_inputs, sizeof *vals);
     if (!vals)
       return emb_fail(&s->diag, EMBER_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  if (n_inputs) {
     for (size_t i = 0; i < n_inputs; i++) {
       vals[i].kind = EMBER_KIND_TENSOR;
       vals[i].tensor = inputs[i];
     }
   }
   ember_status st = emb_run_common(s, n_inputs, input_names, vals);
-  free(vals);
+  if (vals != stack_vals) free(vals);
   for (size_t i = 0; i < n_outputs && !st; i++) {
     int oi;
     st = emb_find_output(s, i, output_names, &oi);
